@@ -1,0 +1,1 @@
+"""Reading checkpoints and meshes from disk, writing results safely."""

@@ -1,0 +1,10 @@
+"""Shared test set-up: deterministic CPU math for every test."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_torch():
+    torch.manual_seed(0)
+    yield
