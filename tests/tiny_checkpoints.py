@@ -1,0 +1,102 @@
+"""Tiny Hunyuan3D 2.0 checkpoints in the released layouts, written for tests.
+
+The real files are several GB and cannot be fetched here; these follow the same folder
+and key layout (``config.yaml`` + ``model.fp16.safetensors`` with ``model.``/``vae.``/
+``conditioner.`` prefixes, DINOv2 keys named the transformers 4 way) at a size that
+builds in milliseconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from hy3d_core.io.dinov2_layout import to_released_layout
+
+TINY_DIT_PARAMS = dict(
+    in_channels=8, context_in_dim=32, hidden_size=64, mlp_ratio=4.0, num_heads=4, depth=2,
+    depth_single_blocks=2, axes_dim=[16], theta=10000, qkv_bias=True, guidance_embed=False,
+)
+TINY_VAE_PARAMS = dict(
+    num_latents=32, embed_dim=8, num_freqs=8, include_pi=False, heads=4, width=64,
+    num_decoder_layers=2, qkv_bias=False, qk_norm=True, scale_factor=0.9990943042622529,
+)
+TINY_DINO_CONFIG = dict(
+    attention_probs_dropout_prob=0.0, drop_path_rate=0.0, hidden_act="gelu",
+    hidden_dropout_prob=0.0, hidden_size=32, image_size=28, initializer_range=0.02,
+    layer_norm_eps=1e-6, layerscale_value=1.0, mlp_ratio=4, model_type="dinov2",
+    num_attention_heads=2, num_channels=3, num_hidden_layers=2, patch_size=14, qkv_bias=True,
+    use_swiglu_ffn=True,
+)
+
+
+def tiny_yaml(*, guidance_embed: bool = False, multiview: bool = False) -> dict:
+    """A config.yaml of the released shape, pointing at the reference package's classes."""
+    encoder_type = "DinoImageEncoderMV" if multiview else "DinoImageEncoder"
+    kwargs = dict(config=dict(TINY_DINO_CONFIG), image_size=28, use_cls_token=True)
+    if multiview:
+        kwargs["view_num"] = 4
+    return {
+        "model": {
+            "target": "hy3dgen.shapegen.models.Hunyuan3DDiT",
+            "params": dict(TINY_DIT_PARAMS, guidance_embed=guidance_embed),
+        },
+        "vae": {"target": "hy3dgen.shapegen.models.ShapeVAE", "params": dict(TINY_VAE_PARAMS)},
+        "conditioner": {
+            "target": "hy3dgen.shapegen.models.SingleImageEncoder",
+            "params": {"main_image_encoder": {"type": encoder_type, "kwargs": kwargs}},
+        },
+        "scheduler": {
+            "target": "hy3dgen.shapegen.schedulers.FlowMatchEulerDiscreteScheduler",
+            "params": {"num_train_timesteps": 1000},
+        },
+        "image_processor": {
+            "target": "hy3dgen.shapegen.preprocessors.ImageProcessorV2",
+            "params": {"size": 512, "border_ratio": 0.15},
+        },
+        "pipeline": {"target": "hy3dgen.shapegen.pipelines.Hunyuan3DDiTFlowMatchingPipeline"},
+    }
+
+
+def combined_state_dict(
+    dit: dict[str, torch.Tensor],
+    vae: dict[str, torch.Tensor],
+    conditioner: dict[str, torch.Tensor] | None,
+    *,
+    released_dino_names: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Prefix each part's state dict as the released single file does."""
+    flat = {f"model.{k}": v for k, v in dit.items()}
+    flat.update({f"vae.{k}": v for k, v in vae.items()})
+    if conditioner is not None:
+        if released_dino_names:
+            conditioner = to_released_layout(conditioner)
+        flat.update({f"conditioner.{k}": v for k, v in conditioner.items()})
+    return flat
+
+
+def write_official_folder(
+    folder: Path,
+    state: dict[str, torch.Tensor],
+    config: dict | None,
+    *,
+    dtype: torch.dtype = torch.float16,
+    filename: str = "model.fp16.safetensors",
+) -> Path:
+    """Write ``config.yaml`` (when given) and the weights file; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to(dtype).contiguous() for k, v in state.items()}
+    if filename.endswith(".ckpt"):
+        nested: dict[str, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            part, _, rest = key.partition(".")
+            nested.setdefault(part, {})[rest] = value
+        torch.save(nested, folder / filename)
+    else:
+        save_file(tensors, str(folder / filename))
+    if config is not None:
+        (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
