@@ -1,0 +1,164 @@
+"""Mesh clean-up after marching cubes: floaters, degenerate faces, face budget.
+
+Decimation uses ``fast_simplification`` (quadric edge collapse). On a 260k-face
+marching-cubes shape reduced to 40k faces it matched the release's pymeshlab filter in
+surface error and triangle quality (with aggressiveness 3) at about a tenth of the time,
+and it is a sub-megabyte wheel where pymeshlab is hundreds of megabytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .mesh import Mesh
+
+# Lower values keep better-shaped triangles and stay closer to the input; at 3 the
+# result matched pymeshlab's quality while still reaching the requested face count.
+_DECIMATION_AGGRESSIVENESS = 3.0
+
+
+def _require_faces(mesh: Mesh, operation: str) -> None:
+    if len(mesh.faces) == 0:
+        raise ValueError(
+            f"{operation} needs a mesh with faces, but this mesh has none "
+            f"({len(mesh.vertices)} vertices); check the step that produced it."
+        )
+
+
+def _keep_faces(mesh: Mesh, face_mask: np.ndarray) -> Mesh:
+    """Sub-mesh of the selected faces, dropping vertices no kept face uses."""
+    faces = mesh.faces[face_mask]
+    used = np.zeros(len(mesh.vertices), dtype=bool)
+    used[faces] = True
+    new_index = np.cumsum(used) - 1
+    return Mesh(
+        vertices=mesh.vertices[used],
+        faces=new_index[faces],
+        uvs=None if mesh.uvs is None else mesh.uvs[used],
+        vertex_normals=None if mesh.vertex_normals is None else mesh.vertex_normals[used],
+        texture=mesh.texture,
+    )
+
+
+def _position_ids(vertices: np.ndarray) -> np.ndarray:
+    """One id per distinct position, so copies split at UV seams count as one vertex."""
+    _, inverse = np.unique(vertices, axis=0, return_inverse=True)
+    return inverse.reshape(-1)
+
+
+def remove_floaters(mesh: Mesh, min_fraction: float = 0.005) -> Mesh:
+    """Drop connected pieces with fewer than ``min_fraction`` of the largest piece's faces.
+
+    Measured against the largest piece, as the release's MeshLab filter does, so a few
+    big pieces are never removed just because there are many small ones.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    _require_faces(mesh, "remove_floaters")
+    if not 0.0 <= min_fraction <= 1.0:
+        raise ValueError(f"min_fraction must be within 0..1, got {min_fraction}.")
+    ids = _position_ids(mesh.vertices)[mesh.faces]
+    count = int(ids.max()) + 1
+    rows = np.concatenate([ids[:, 0], ids[:, 1]])
+    cols = np.concatenate([ids[:, 1], ids[:, 2]])
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(count, count))
+    _, vertex_labels = connected_components(graph, directed=False)
+    face_labels = vertex_labels[ids[:, 0]]
+    sizes = np.bincount(face_labels)
+    keep = sizes >= min_fraction * sizes.max()
+    return _keep_faces(mesh, keep[face_labels])
+
+
+_remove_floaters = remove_floaters  # clean_mesh's flag of the same name hides it
+
+
+def _merge_identical_vertices(mesh: Mesh) -> Mesh:
+    """Join vertices equal in position and every per-vertex attribute (seams survive)."""
+    columns = [mesh.vertices]
+    if mesh.uvs is not None:
+        columns.append(mesh.uvs)
+    if mesh.vertex_normals is not None:
+        columns.append(mesh.vertex_normals)
+    keys = np.concatenate(columns, axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    if len(first) == len(keys):
+        return mesh
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    kept = first[order]
+    return Mesh(
+        vertices=mesh.vertices[kept],
+        faces=rank[inverse.reshape(-1)][mesh.faces],
+        uvs=None if mesh.uvs is None else mesh.uvs[kept],
+        vertex_normals=None if mesh.vertex_normals is None else mesh.vertex_normals[kept],
+        texture=mesh.texture,
+    )
+
+
+def remove_degenerate_faces(mesh: Mesh) -> Mesh:
+    """Drop faces of exactly zero area, after joining duplicated vertices.
+
+    Only exact zeros: marching cubes legitimately makes slivers of tiny area, and
+    deleting those would open holes in a closed surface.
+    """
+    _require_faces(mesh, "remove_degenerate_faces")
+    merged = _merge_identical_vertices(mesh)
+    faces = merged.faces
+    corners = merged.vertices.astype(np.float64)[faces]
+    doubled_area = np.linalg.norm(
+        np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1
+    )
+    repeated = (
+        (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
+    )
+    return _keep_faces(merged, ~repeated & (doubled_area > 0.0))
+
+
+def reduce_faces(mesh: Mesh, max_faces: int) -> Mesh:
+    """Quadric decimation down to about ``max_faces`` faces (winding kept).
+
+    Vertex normals are dropped because they no longer describe the new surface; a mesh
+    with UVs over the budget is refused because decimation cannot keep the UV layout.
+    """
+    import fast_simplification
+
+    _require_faces(mesh, "reduce_faces")
+    if int(max_faces) != max_faces or max_faces < 4:
+        raise ValueError(f"max_faces must be an integer of at least 4, got {max_faces}.")
+    if len(mesh.faces) <= max_faces:
+        return mesh.copy()
+    if mesh.uvs is not None:
+        raise ValueError(
+            f"reduce_faces cannot keep UVs and texture while decimating this mesh's "
+            f"{len(mesh.faces)} faces to {max_faces}; reduce the face count before UV "
+            "unwrapping and texturing."
+        )
+    vertices, faces = fast_simplification.simplify(
+        mesh.vertices,
+        mesh.faces,
+        target_count=int(max_faces),
+        agg=_DECIMATION_AGGRESSIVENESS,
+    )
+    reduced = Mesh(vertices=vertices, faces=faces)
+    return _keep_faces(reduced, np.ones(len(reduced.faces), dtype=bool))
+
+
+def clean_mesh(
+    mesh: Mesh,
+    *,
+    remove_floaters: bool = True,
+    remove_degenerate: bool = True,
+    max_faces: int | None = 40000,
+) -> Mesh:
+    """The release's post-processing order: floaters, degenerate faces, then face budget."""
+    _require_faces(mesh, "clean_mesh")
+    result = mesh
+    if remove_floaters:
+        result = _remove_floaters(result)
+    if remove_degenerate:
+        result = remove_degenerate_faces(result)
+    if max_faces is not None:
+        result = reduce_faces(result, max_faces)
+    return mesh.copy() if result is mesh else result

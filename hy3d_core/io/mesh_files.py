@@ -1,0 +1,186 @@
+"""Mesh files in and out: GLB, OBJ (+ MTL and PNG), PLY; STL and glTF for reading.
+
+Every file of one save is written under a temporary name in the destination folder and
+renamed into place only when all of them are complete, so a crash or a full disk never
+leaves a truncated mesh that a viewer (or the next run) would trust.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..geometry.mesh import Mesh
+
+if TYPE_CHECKING:
+    import trimesh
+
+SAVE_FORMATS = (".glb", ".obj", ".ply")
+LOAD_FORMATS = (".glb", ".gltf", ".obj", ".ply", ".stl")
+
+
+def _extension(path: Path, supported: tuple[str, ...], action: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in supported:
+        raise ValueError(
+            f"Cannot {action} {path.name!r}: unsupported extension {suffix or '(none)'!r}; "
+            f"supported: {', '.join(supported)}."
+        )
+    return suffix
+
+
+def _obj_files(mesh: Mesh, path: Path) -> dict[Path, bytes]:
+    """The OBJ plus, when textured, its MTL and PNG named after it (not ``material_0``),
+    so two meshes saved in one folder never share or overwrite a texture."""
+    import trimesh
+    from trimesh.exchange.obj import export_obj
+
+    tm = mesh.to_trimesh()
+    material_name = re.sub(r"\s", "_", path.stem)
+    if mesh.texture is not None:
+        image = tm.visual.material.baseColorTexture
+        tm.visual.material = trimesh.visual.material.SimpleMaterial(
+            name=material_name,
+            image=image,
+            diffuse=(255, 255, 255, 255),
+            ambient=(255, 255, 255, 255),
+            specular=(0, 0, 0, 255),
+        )
+    elif mesh.uvs is not None:
+        tm.visual.material.name = material_name
+    text, companions = export_obj(
+        tm,
+        include_normals=mesh.vertex_normals is not None,
+        include_texture=True,
+        return_texture=True,
+        mtl_name=f"{material_name}.mtl",
+        header=None,
+    )
+    files = {path.with_name(name): data for name, data in companions.items()}
+    files[path] = text.encode("utf-8")
+    return files
+
+
+def _encode(mesh: Mesh, path: Path, suffix: str) -> dict[Path, bytes]:
+    if suffix == ".obj":
+        return _obj_files(mesh, path)
+    return {path: mesh.to_trimesh().export(file_type=suffix[1:])}
+
+
+def _write_all_or_nothing(files: dict[Path, bytes]) -> None:
+    """Write each file to a temporary sibling, then rename them all (the last key last)."""
+    temporaries: list[Path] = []
+    try:
+        staged = []
+        for target, data in files.items():
+            temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+            temporaries.append(temporary)
+            with open(temporary, "xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            staged.append((temporary, target))
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    finally:
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+
+
+def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``mesh`` as .glb, .obj or .ply and return the path written.
+
+    GLB embeds the texture as a PBR baseColor map; OBJ writes ``<name>.mtl`` and
+    ``<name>.png`` beside itself; PLY keeps geometry, UVs and normals but no image.
+    """
+    path = Path(path)
+    suffix = _extension(path, SAVE_FORMATS, "save")
+    if mesh.is_empty:
+        raise ValueError(
+            f"Cannot save {path.name!r}: the mesh has {len(mesh.vertices)} vertices and "
+            f"{len(mesh.faces)} faces; a mesh file needs at least one face."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files = _encode(mesh, path, suffix)
+    # the mesh file itself goes last, so its companions are in place when it appears
+    files = {name: data for name, data in files.items() if name != path} | {path: files[path]}
+    if not overwrite:
+        existing = [name for name in files if name.exists()]
+        if existing:
+            raise FileExistsError(
+                f"Not overwriting existing {', '.join(str(name) for name in existing)}; "
+                "pass overwrite=True, or pick a fresh name with unique_output_path()."
+            )
+    _write_all_or_nothing(files)
+    return path
+
+
+def unique_output_path(folder: str | os.PathLike, prefix: str, ext: str) -> Path:
+    """``folder/prefix_00001.ext``, numbered past every existing ``prefix_NNNNN.*``.
+
+    The number counts across extensions so an OBJ's MTL and PNG companions, which share
+    its name, cannot collide with a later save. ``prefix`` may name a subfolder.
+    """
+    folder = Path(folder)
+    ext = ext.lstrip(".")
+    if not ext or not re.fullmatch(r"[A-Za-z0-9]+", ext):
+        raise ValueError(f"ext must be a plain file extension such as 'glb', got {ext!r}.")
+    target = folder / prefix
+    if not target.name or target.name in (".", ".."):
+        raise ValueError(f"prefix must end in a file name, got {prefix!r}.")
+    if not target.parent.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"prefix {prefix!r} points outside the output folder {str(folder)!r}.")
+    pattern = re.compile(rf"{re.escape(target.name)}_(\d+)\..+")
+    numbers = [0]
+    if target.parent.is_dir():
+        for entry in target.parent.iterdir():
+            match = pattern.fullmatch(entry.name)
+            if match:
+                numbers.append(int(match.group(1)))
+    number = max(numbers) + 1
+    while True:
+        candidate = target.parent / f"{target.name}_{number:05d}.{ext}"
+        if not candidate.exists():
+            return candidate
+        number += 1
+
+
+def _flatten_scene(scene: "trimesh.Scene") -> "trimesh.Trimesh | None":
+    """Every mesh instance moved to its place and joined; copies keep their cache so
+    normals stored in the file survive (``Scene.dump`` drops them)."""
+    import trimesh
+
+    parts = []
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geometry = scene.geometry[name]
+        if isinstance(geometry, trimesh.Trimesh):
+            part = geometry.copy(include_cache=True)
+            part.apply_transform(transform)
+            parts.append(part)
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts)
+
+
+def load_mesh(path: str | os.PathLike) -> Mesh:
+    """Read a mesh file; every part of a scene is placed and merged into one mesh."""
+    import trimesh
+
+    path = Path(path)
+    suffix = _extension(path, LOAD_FORMATS, "load")
+    if not path.is_file():
+        raise FileNotFoundError(f"No mesh file at {str(path)!r}.")
+    loaded = trimesh.load(path, file_type=suffix[1:], process=False)
+    if isinstance(loaded, trimesh.Scene):
+        loaded = _flatten_scene(loaded)
+    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+        raise ValueError(
+            f"{str(path)!r} holds no triangles (a point cloud or empty file?); "
+            "load a file with faces."
+        )
+    return Mesh.from_trimesh(loaded)
+

@@ -1,0 +1,174 @@
+"""Mesh clean-up: floaters, degenerate faces, decimation, and the combined pass."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from hy3d_core.geometry.cleanup import (
+    clean_mesh,
+    reduce_faces,
+    remove_degenerate_faces,
+    remove_floaters,
+)
+from hy3d_core.geometry.mesh import Mesh
+from hy3d_core.geometry.surface import extract_surface
+from oracle import import_oracle
+
+RADIUS = 0.6
+
+
+def marching_cubes_sphere(resolution=64):
+    axis = np.linspace(-1.01, 1.01, resolution + 1)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+    grid = (RADIUS - np.sqrt(x**2 + y**2 + z**2)) * 10.0
+    return extract_surface(grid, release_mapping=False)
+
+
+def join(*meshes):
+    vertices, faces, offset = [], [], 0
+    for mesh in meshes:
+        vertices.append(mesh.vertices)
+        faces.append(mesh.faces + offset)
+        offset += len(mesh.vertices)
+    return Mesh(vertices=np.concatenate(vertices), faces=np.concatenate(faces))
+
+
+def box(size, centre):
+    cube = trimesh.creation.box(extents=(size,) * 3)
+    return Mesh(vertices=cube.vertices + centre, faces=cube.faces)
+
+
+def test_floating_cube_is_removed():
+    sphere = marching_cubes_sphere()
+    cleaned = remove_floaters(join(sphere, box(0.02, (0.9, 0, 0))))
+    np.testing.assert_array_equal(cleaned.vertices, sphere.vertices)
+    np.testing.assert_array_equal(cleaned.faces, sphere.faces)
+
+
+def test_floaters_are_measured_against_the_largest_piece():
+    # each cube is 12 / 1280 of the sphere (kept) but under 0.5 % of all faces
+    icosphere = trimesh.creation.icosphere(3)
+    sphere = Mesh(icosphere.vertices, icosphere.faces)
+    cubes = [box(0.01, (2 + 0.1 * k, 0, 0)) for k in range(150)]
+    mesh = join(sphere, *cubes)
+    assert 12 / len(mesh.faces) < 0.005
+    assert len(remove_floaters(mesh).faces) == len(mesh.faces)
+    assert len(remove_floaters(mesh, min_fraction=0.01).faces) == len(sphere.faces)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("subdivisions, cubes", [(3, 150), (4, 3)])
+def test_floaters_match_release_meshlab_filter(subdivisions, cubes):
+    import_oracle("hy3dgen.shapegen")
+    from hy3dgen.shapegen.postprocessors import FloaterRemover
+
+    sphere = trimesh.creation.icosphere(subdivisions)
+    mesh = join(Mesh(sphere.vertices, sphere.faces),
+                *[box(0.01, (2 + 0.1 * k, 0, 0)) for k in range(cubes)])
+    expected = FloaterRemover()(trimesh.Trimesh(mesh.vertices, mesh.faces, process=False))
+    assert len(remove_floaters(mesh).faces) == len(expected.faces)
+
+
+def test_uv_seams_do_not_split_a_piece():
+    sphere = marching_cubes_sphere(32)
+    faces = sphere.faces.copy()
+    east = sphere.vertices[faces].mean(axis=1)[:, 0] > 0
+    copies = np.arange(len(sphere.vertices)) + len(sphere.vertices)
+    faces[east] = copies[faces[east]]  # the east half uses its own vertex copies
+    split = Mesh(
+        vertices=np.concatenate([sphere.vertices, sphere.vertices]),
+        faces=faces,
+        uvs=np.concatenate([np.zeros((len(sphere.vertices), 2)),
+                            np.ones((len(sphere.vertices), 2))]),
+    )
+    kept = remove_floaters(split, min_fraction=0.9)
+    assert len(kept.faces) == len(split.faces)
+    assert kept.uvs is not None and len(kept.uvs) == len(kept.vertices)
+
+
+def test_degenerate_faces_are_removed_and_surface_stays_closed():
+    sphere = marching_cubes_sphere(32)
+    count = len(sphere.vertices)
+    a, b = sphere.faces[0, 0], sphere.faces[0, 1]
+    vertices = np.concatenate([
+        sphere.vertices,
+        sphere.vertices[a][None],                           # an exact copy of vertex a
+        [[2.0, 0.0, 0.0], [2.5, 0.0, 0.0], [3.0, 0.0, 0.0]],  # three collinear points
+    ])
+    extra = [[a, a, b], [a, count, b], [count + 1, count + 2, count + 3]]
+    dirty = Mesh(vertices=vertices, faces=np.concatenate([sphere.faces, extra]))
+    cleaned = remove_degenerate_faces(dirty)
+    np.testing.assert_array_equal(cleaned.vertices, sphere.vertices)
+    np.testing.assert_array_equal(cleaned.faces, sphere.faces)
+    assert cleaned.to_trimesh().is_watertight
+
+
+def test_tiny_but_real_faces_are_kept():
+    axis = np.linspace(-1.01, 1.01, 65)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+    off_grid = (0.6137 - np.sqrt((x - 0.013) ** 2 + (y - 0.007) ** 2 + (z - 0.021) ** 2))
+    mesh = extract_surface(off_grid * 10.0)
+    corners = mesh.vertices.astype(np.float64)[mesh.faces]
+    areas = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0],
+                                    corners[:, 2] - corners[:, 0]), axis=1) / 2
+    assert areas.min() < 1e-9  # marching cubes slivers
+    cleaned = remove_degenerate_faces(mesh)
+    assert len(cleaned.faces) == len(mesh.faces)
+    assert cleaned.to_trimesh().is_watertight
+
+
+def test_reduce_faces_hits_target_keeps_shape_and_winding():
+    sphere = marching_cubes_sphere(100)
+    assert len(sphere.faces) > 30000
+    sphere = Mesh(sphere.vertices, sphere.faces,
+                  vertex_normals=sphere.to_trimesh().vertex_normals)
+    reduced = reduce_faces(sphere, 3000)
+    assert abs(len(reduced.faces) - 3000) <= 0.03 * 3000
+    surface = reduced.to_trimesh()
+    assert surface.is_watertight
+    assert surface.volume == pytest.approx(sphere.to_trimesh().volume, rel=0.01)
+    assert np.isfinite(reduced.vertices).all()
+    points, _ = trimesh.sample.sample_surface(surface, 20000, seed=0)
+    distance = np.abs(np.linalg.norm(points, axis=1) - RADIUS)
+    assert distance.max() < 0.01 * RADIUS and distance.mean() < 0.002 * RADIUS
+    assert reduced.vertex_normals is None
+
+
+def test_reduce_faces_under_budget_returns_a_copy():
+    sphere = marching_cubes_sphere(32)
+    same = reduce_faces(sphere, len(sphere.faces))
+    assert same is not sphere and same.vertices is not sphere.vertices
+    np.testing.assert_array_equal(same.faces, sphere.faces)
+
+
+def test_reduce_faces_refuses_uvs_and_bad_targets():
+    sphere = marching_cubes_sphere(32)
+    with_uvs = Mesh(sphere.vertices, sphere.faces, uvs=np.zeros((len(sphere.vertices), 2)))
+    with pytest.raises(ValueError, match="before UV unwrapping"):
+        reduce_faces(with_uvs, 100)
+    with pytest.raises(ValueError, match="at least 4"):
+        reduce_faces(sphere, 2)
+
+
+@pytest.mark.parametrize("operation", [remove_floaters, remove_degenerate_faces,
+                                       lambda mesh: reduce_faces(mesh, 10), clean_mesh])
+def test_mesh_without_faces_is_an_error(operation):
+    with pytest.raises(ValueError, match="needs a mesh with faces"):
+        operation(Mesh(vertices=np.zeros((4, 3)), faces=np.zeros((0, 3), np.int64)))
+
+
+def test_clean_mesh_runs_every_step():
+    sphere = marching_cubes_sphere()
+    a, b = sphere.faces[0, :2]
+    dirty = join(sphere, box(0.02, (0.9, 0, 0)))
+    dirty = Mesh(dirty.vertices, np.concatenate([dirty.faces, [[a, a, b]]]))
+    cleaned = clean_mesh(dirty, max_faces=4000)
+    assert abs(len(cleaned.faces) - 4000) <= 120
+    assert np.linalg.norm(cleaned.vertices, axis=1).max() < 0.7  # the cube is gone
+    surface = cleaned.to_trimesh()
+    assert surface.is_watertight and surface.volume > 0
+
+    untouched = clean_mesh(dirty, remove_floaters=False, remove_degenerate=False,
+                           max_faces=None)
+    assert untouched is not dirty
+    np.testing.assert_array_equal(untouched.faces, dirty.faces)
