@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 from typing import Sequence
 
 from .io.checkpoint_files import CheckpointError
+from .sampling.progress import Cancelled, Progress
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _format_count(n: int) -> str:
@@ -51,12 +57,152 @@ def command_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+class StderrBar:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.started = time.monotonic()
+        self.drawn = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.drawn < 0.1:
+            return
+        self.drawn = now
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(
+            f"\r{self.label:<22} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+            f"{now - self.started:6.1f}s"
+        )
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _device_and_dtype(device_name: str, dtype_name: str):
+    import torch
+
+    if device_name == "auto":
+        if torch.cuda.is_available():
+            device_name = "cuda"
+        elif torch.backends.mps.is_available():
+            device_name = "mps"
+        else:
+            device_name = "cpu"
+    if device_name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but torch sees no CUDA device")
+    if dtype_name == "auto":
+        dtype_name = "float32" if device_name == "cpu" else "float16"
+    return torch.device(device_name), getattr(torch, dtype_name)
+
+
+def load_image_rgba(path: str | Path, *, background: str = "auto"):
+    """An image file as the recentred conditioner input, cutting the object out first
+    when the file has no alpha (with ``background`` as the removal method)."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from .image.background import remove_background
+    from .image.prepare import prepare_image
+
+    try:
+        with Image.open(path) as image:
+            rgba = np.asarray(image.convert("RGBA"))
+    except FileNotFoundError:
+        raise ValueError(f"image {path} does not exist") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image file PIL can read") from None
+    cut_out, _ = remove_background(rgba, method=background)
+    return prepare_image(cut_out)
+
+
+def command_shape(args: argparse.Namespace) -> int:
+    from .io.atomic_files import save_tensor
+    from .io.mesh_files import SAVE_FORMATS, save_mesh
+    from .io.shape_checkpoints import load_shape_model
+    from .pipelines import (
+        SamplingSettings,
+        SurfaceSettings,
+        VolumeSettings,
+        decode_volume,
+        encode_images,
+        grid_to_meshes,
+        sample_latents,
+    )
+
+    out = Path(args.out)
+    if out.suffix.lower() not in SAVE_FORMATS:
+        raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
+    for target in (out, args.save_latents):
+        if target is not None and Path(target).exists() and not args.overwrite:
+            raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
+    sampling = SamplingSettings(
+        steps=args.steps, guidance=args.guidance, seed=args.seed, skip_last_call=True
+    )
+    volume = VolumeSettings(
+        decoder=args.decoder, octree_resolution=args.octree_resolution, num_chunks=args.num_chunks
+    )
+    surface = SurfaceSettings(
+        mc_level=args.mc_level, postprocess=not args.no_postprocess,
+        max_faces=args.max_faces if args.max_faces > 0 else None,
+    )
+    device, dtype = _device_and_dtype(args.device, args.dtype)
+    prepared = load_image_rgba(args.image, background=args.background)
+    model = load_shape_model(args.model, device=device, dtype=dtype)
+    if model.configs.multiview:
+        raise ValueError(f"{args.model} is a multi-view model; this command takes one image")
+    context = encode_images(model.conditioner, prepared.tensor)
+    latents = sample_latents(
+        model.dit, context, model.configs.num_latents, sampling, Progress(StderrBar("sampling"))
+    )
+    if args.save_latents is not None:
+        save_tensor(latents, args.save_latents, overwrite=args.overwrite)
+    grid = decode_volume(
+        model.vae, latents, volume, Progress(StderrBar(f"decoding ({args.decoder})")),
+        surface_level=args.mc_level,
+    )
+    mesh = grid_to_meshes(grid, surface, volume.bounds)[0]
+    save_mesh(mesh, out, overwrite=args.overwrite)
+    print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces)")
+    return 0
+
+
+def _add_shape_arguments(shape: argparse.ArgumentParser) -> None:
+    shape.add_argument("--model", required=True, help="shape checkpoint: official folder or single file")
+    shape.add_argument("--image", required=True, help="input image (RGBA cut-out, or any image)")
+    shape.add_argument("--out", required=True, help="output mesh: .glb, .obj or .ply")
+    shape.add_argument("--steps", type=int, default=50, help="sampling steps (release: 50)")
+    shape.add_argument("--guidance", type=float, default=5.0, help="guidance scale (release: 5.0)")
+    shape.add_argument("--seed", type=int, default=0, help="noise seed")
+    shape.add_argument("--octree-resolution", type=int, default=384, help="grid resolution (release: 384)")
+    shape.add_argument("--num-chunks", type=int, default=8000, help="points per decoder call")
+    shape.add_argument("--decoder", choices=("dense", "hierarchical", "flashvdm"), default="dense")
+    shape.add_argument("--mc-level", type=float, default=0.0, help="marching cubes level")
+    shape.add_argument("--background", default="auto",
+                       help="background removal for images without alpha: auto, classical, "
+                            "alpha, or a model method with weights on disk")
+    shape.add_argument("--device", choices=DEVICES, default="auto")
+    shape.add_argument("--dtype", choices=DTYPES, default="auto",
+                       help="auto: float16 on a GPU, float32 on the CPU")
+    shape.add_argument("--save-latents", type=Path, default=None,
+                       help="also write the final latents [B, num_latents, 64] (torch file)")
+    shape.add_argument("--no-postprocess", action="store_true",
+                       help="skip floater/degenerate removal and face reduction")
+    shape.add_argument("--max-faces", type=int, default=40000, help="face budget (0: no reduction)")
+    shape.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m hy3d_core", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser("inspect", help="say what a checkpoint file or folder holds")
     inspect.add_argument("path", help="an official folder, a .safetensors or a .ckpt file")
     inspect.set_defaults(run=command_inspect)
+    shape = commands.add_parser("shape", help="image to mesh")
+    _add_shape_arguments(shape)
+    shape.set_defaults(run=command_shape)
     return parser
 
 
@@ -67,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CheckpointError, ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (Cancelled, KeyboardInterrupt):
+        print("\ncancelled", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -8,9 +8,6 @@ from PIL import Image
 
 from hy3d_core.image.prepare import prepare_image
 from hy3d_core.io.shape_checkpoints import load_shape_model
-from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
-from hy3d_core.models.dit import DiTConfig, HunyuanDiT
-from hy3d_core.models.shape_vae import ShapeVAE, ShapeVAEConfig
 from hy3d_core.pipelines import (
     SamplingSettings,
     SurfaceSettings,
@@ -22,7 +19,13 @@ from hy3d_core.pipelines import (
     sample_latents,
 )
 from oracle import import_oracle
-from tiny_checkpoints import combined_state_dict, tiny_yaml, write_official_folder
+from tiny_checkpoints import (
+    combined_state_dict,
+    randomise,
+    tiny_yaml,
+    write_official_folder,
+    write_tiny_shape_model,
+)
 
 SEED = 1234
 STEPS = 4
@@ -38,14 +41,6 @@ def _rgba_image() -> np.ndarray:
     rgba[..., 2] = 120
     rgba[..., 3] = np.where(inside, 255, 0)
     return rgba
-
-
-def _randomise(module, seed):
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1)
-    return module
 
 
 def _isolated_level(grid: torch.Tensor, difference: float) -> float:
@@ -67,9 +62,9 @@ def pipelines(request, tmp_path_factory):
 
     config = tiny_yaml(guidance_embed=request.param)
     parts = (
-        _randomise(reference_models.Hunyuan3DDiT(**config["model"]["params"]), 1),
-        _randomise(reference_models.ShapeVAE(**config["vae"]["params"]), 2),
-        _randomise(reference_models.SingleImageEncoder(**config["conditioner"]["params"]), 3),
+        randomise(reference_models.Hunyuan3DDiT(**config["model"]["params"]), 1),
+        randomise(reference_models.ShapeVAE(**config["vae"]["params"]), 2),
+        randomise(reference_models.SingleImageEncoder(**config["conditioner"]["params"]), 3),
     )
     # The reference loads the conditioner strictly in the installed transformers' names.
     state = combined_state_dict(*(p.state_dict() for p in parts), released_dino_names=False)
@@ -122,16 +117,7 @@ def test_latents_grid_and_mesh_match_the_release(pipelines):
 
 @pytest.fixture(scope="module")
 def ours(tmp_path_factory):
-    """A tiny random model of our own, loaded from an official-format folder."""
-    config = tiny_yaml()
-    dit = _randomise(HunyuanDiT(DiTConfig.from_params(config["model"]["params"])), 1)
-    vae = _randomise(ShapeVAE(ShapeVAEConfig.from_params(config["vae"]["params"])), 2)
-    with torch.no_grad():  # logits spanning far beyond the 0.95 near-surface band, as trained ones do
-        vae.geo_decoder.output_proj.weight.mul_(200)
-    conditioner = _randomise(ImageConditioner(ConditionerConfig.from_yaml_section(config["conditioner"])), 3)
-    state = combined_state_dict(dit.state_dict(), vae.state_dict(), conditioner.state_dict())
-    folder = write_official_folder(tmp_path_factory.mktemp("ours") / "tiny", state, config)
-    return load_shape_model(folder)
+    return load_shape_model(write_tiny_shape_model(tmp_path_factory.mktemp("ours") / "tiny"))
 
 
 def _latents(model, steps=2):

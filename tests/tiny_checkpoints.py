@@ -100,3 +100,35 @@ def write_official_folder(
     if config is not None:
         (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return folder
+
+
+def randomise(module: torch.nn.Module, seed: int, std: float = 0.1) -> torch.nn.Module:
+    """Fill every parameter with seeded noise (init values would hide layout mistakes)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)
+    return module
+
+
+def write_tiny_shape_model(folder: Path, *, guidance_embed: bool = False) -> Path:
+    """A random tiny model of our own classes in the official folder layout.
+
+    The geometry decoder's output is scaled up so its logits span far beyond the
+    0.95 near-surface band, as trained ones do; its surface is where a caller puts the
+    level (random weights put no surface at 0).
+    """
+    from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
+    from hy3d_core.models.dit import DiTConfig, HunyuanDiT
+    from hy3d_core.models.shape_vae import ShapeVAE, ShapeVAEConfig
+
+    config = tiny_yaml(guidance_embed=guidance_embed)
+    dit = randomise(HunyuanDiT(DiTConfig.from_params(config["model"]["params"])), 1)
+    vae = randomise(ShapeVAE(ShapeVAEConfig.from_params(config["vae"]["params"])), 2)
+    with torch.no_grad():
+        vae.geo_decoder.output_proj.weight.mul_(200)
+    conditioner = randomise(
+        ImageConditioner(ConditionerConfig.from_yaml_section(config["conditioner"])), 3
+    )
+    state = combined_state_dict(dit.state_dict(), vae.state_dict(), conditioner.state_dict())
+    return write_official_folder(folder, state, config)

@@ -1,19 +1,18 @@
 """Mesh files in and out: GLB, OBJ (+ MTL and PNG), PLY; STL and glTF for reading.
 
-Every file of one save is written under a temporary name in the destination folder and
-renamed into place only when all of them are complete, so a crash or a full disk never
-leaves a truncated mesh that a viewer (or the next run) would trust.
+A save writes all its files (an OBJ's MTL and PNG too) atomically, see
+:mod:`hy3d_core.io.atomic_files`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..geometry.mesh import Mesh
+from .atomic_files import write_files_atomically
 
 if TYPE_CHECKING:
     import trimesh
@@ -70,26 +69,6 @@ def _encode(mesh: Mesh, path: Path, suffix: str) -> dict[Path, bytes]:
     return {path: mesh.to_trimesh().export(file_type=suffix[1:])}
 
 
-def _write_all_or_nothing(files: dict[Path, bytes]) -> None:
-    """Write each file to a temporary sibling, then rename them all (the last key last)."""
-    temporaries: list[Path] = []
-    try:
-        staged = []
-        for target, data in files.items():
-            temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-            temporaries.append(temporary)
-            with open(temporary, "xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            staged.append((temporary, target))
-        for temporary, target in staged:
-            os.replace(temporary, target)
-    finally:
-        for temporary in temporaries:
-            temporary.unlink(missing_ok=True)
-
-
 def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``mesh`` as .glb, .obj or .ply and return the path written.
 
@@ -107,14 +86,7 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -
     files = _encode(mesh, path, suffix)
     # the mesh file itself goes last, so its companions are in place when it appears
     files = {name: data for name, data in files.items() if name != path} | {path: files[path]}
-    if not overwrite:
-        existing = [name for name in files if name.exists()]
-        if existing:
-            raise FileExistsError(
-                f"Not overwriting existing {', '.join(str(name) for name in existing)}; "
-                "pass overwrite=True, or pick a fresh name with unique_output_path()."
-            )
-    _write_all_or_nothing(files)
+    write_files_atomically(files, overwrite=overwrite)
     return path
 
 

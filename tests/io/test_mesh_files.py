@@ -80,7 +80,7 @@ def test_existing_file_is_not_overwritten(sphere, tmp_path):
     path = save_mesh(sphere, tmp_path / "ball.glb")
     before = path.read_bytes()
     smaller = Mesh(vertices=sphere.vertices, faces=sphere.faces[:10])
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(FileExistsError, match="Not overwriting existing"):
         save_mesh(smaller, path)
     assert path.read_bytes() == before
     save_mesh(smaller, path, overwrite=True)

@@ -1,0 +1,91 @@
+"""``python -m hy3d_core shape`` end to end on a tiny official-format folder."""
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from PIL import Image
+
+from hy3d_core.__main__ import main
+from hy3d_core.io.shape_checkpoints import load_shape_model
+from hy3d_core.pipelines import SamplingSettings, VolumeSettings, decode_volume, encode_images, sample_latents
+from hy3d_core.image.prepare import prepare_image
+from tiny_checkpoints import write_tiny_shape_model
+
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    folder = write_tiny_shape_model(root / "hunyuan3d-dit-v2-0")
+    rgba = np.zeros((64, 64, 4), dtype=np.uint8)
+    rgba[16:48, 20:44] = (200, 80, 40, 255)
+    image = root / "object.png"
+    Image.fromarray(rgba, "RGBA").save(image)
+    model = load_shape_model(folder)
+    latents = sample_latents(
+        model.dit, encode_images(model.conditioner, prepare_image(rgba).tensor),
+        model.configs.num_latents, SamplingSettings(steps=3, seed=SEED),
+    )
+    level = float(decode_volume(model.vae, latents, VolumeSettings(octree_resolution=32)).median())
+    return root, folder, image, level, latents
+
+
+def _args(folder, image, out, level, *extra):
+    return [
+        "shape", "--model", str(folder), "--image", str(image), "--out", str(out),
+        "--steps", "3", "--seed", str(SEED), "--octree-resolution", "32",
+        "--mc-level", f"{level}", "--max-faces", "2000", *extra,
+    ]
+
+
+def test_writes_a_glb_trimesh_loads_and_the_latents(setup, capsys):
+    root, folder, image, level, expected_latents = setup
+    out = root / "out.glb"
+    latents_path = root / "latents.pt"
+    assert main(_args(folder, image, out, level, "--save-latents", str(latents_path))) == 0
+    loaded = trimesh.load(out, force="mesh")
+    assert len(loaded.faces) > 0 and len(loaded.faces) <= 2000
+    saved = torch.load(latents_path, weights_only=True)
+    assert saved.shape == (1, 32, 8)
+    torch.testing.assert_close(saved, expected_latents)
+    captured = capsys.readouterr()
+    assert "sampling" in captured.err and "3/3" in captured.err.replace("2/2", "3/3")
+    assert f"wrote {out}" in captured.out
+
+
+def test_never_overwrites_without_the_flag(setup, capsys):
+    root, folder, image, level, _ = setup
+    out = root / "existing.glb"
+    out.write_bytes(b"keep me")
+    assert main(_args(folder, image, out, level)) == 2
+    assert out.read_bytes() == b"keep me"
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(_args(folder, image, out, level, "--overwrite", "--decoder", "hierarchical")) == 0
+    assert out.read_bytes() != b"keep me"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"--out": "mesh.fbx"}, "--out must end in one of"),
+        ({"--image": "missing.png"}, "does not exist"),
+        ({"--model": "nowhere"}, "does not exist"),
+    ],
+)
+def test_clear_errors(setup, capsys, change, message):
+    root, folder, image, level, _ = setup
+    args = _args(folder, image, root / "x.glb", level)
+    for flag, value in change.items():
+        args[args.index(flag) + 1] = str(root / value)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_transparent_image_is_refused(setup, capsys):
+    root, folder, _, level, _ = setup
+    empty = root / "empty.png"
+    Image.fromarray(np.zeros((32, 32, 4), dtype=np.uint8), "RGBA").save(empty)
+    assert main(_args(folder, empty, root / "y.glb", level)) == 2
+    assert "transparent" in capsys.readouterr().err
