@@ -132,3 +132,11 @@ def write_tiny_shape_model(folder: Path, *, guidance_embed: bool = False) -> Pat
     )
     state = combined_state_dict(dit.state_dict(), vae.state_dict(), conditioner.state_dict())
     return write_official_folder(folder, state, config)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python tests/tiny_checkpoints.py OUTPUT_FOLDER")
+    print(write_tiny_shape_model(Path(sys.argv[1])))
