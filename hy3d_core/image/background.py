@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .arrays import to_unit_float
 from .matting_models import (
     MODEL_METHODS,
     available_model_methods,
@@ -61,8 +62,6 @@ _MAX_FILLED_HOLE_SHARE = 0.01
 _FEATHER_SIGMA = 0.8
 # Fewer object pixels than this share of the image counts as "nothing found".
 _MIN_OBJECT_SHARE = 1e-3
-# Float input may overshoot 0..1 a little after resampling upstream; more means 0..255.
-_FLOAT_RANGE_TOLERANCE = 1e-3
 
 
 def remove_background(
@@ -283,7 +282,7 @@ def _image_to_float(image: np.ndarray) -> np.ndarray:
         )
     if array.shape[0] < 2 or array.shape[1] < 2:
         raise ValueError(f"the image is too small to matte: shape {tuple(array.shape)}")
-    return _to_unit_float(array, "image")
+    return to_unit_float(array, "image")
 
 
 def _given_opacity(pixels: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
@@ -312,28 +311,10 @@ def _given_opacity(pixels: np.ndarray, mask: np.ndarray | None) -> np.ndarray | 
             f"mask shape {tuple(array.shape)} does not match the image's "
             f"{pixels.shape[:2]}; expected [H, W]"
         )
-    opacity = _to_unit_float(array, "mask")
+    opacity = to_unit_float(array, "mask")
     if not opacity.any():
         raise ValueError(
             "the mask is zero everywhere, so it marks no object; pass a mask that is 1 on "
             "the object, or use method 'classical' to compute one"
         )
     return opacity
-
-
-def _to_unit_float(array: np.ndarray, what: str) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255
-    if array.dtype == np.bool_:
-        return array.astype(np.float32)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"{what} must be uint8 (0..255), float (0..1) or bool; got {array.dtype}")
-    if np.isnan(array).any():
-        raise ValueError(f"{what} contains NaN values")
-    low, high = float(array.min()), float(array.max())
-    if low < -_FLOAT_RANGE_TOLERANCE or high > 1 + _FLOAT_RANGE_TOLERANCE:
-        raise ValueError(
-            f"float {what} must be in 0..1; got values in [{low:.3g}, {high:.3g}]. "
-            "Divide 0..255 data by 255 or pass it as uint8."
-        )
-    return np.clip(array, 0, 1).astype(np.float32)

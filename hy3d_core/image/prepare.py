@@ -19,6 +19,8 @@ from typing import Union
 import numpy as np
 import torch
 
+from .arrays import to_uint8
+
 ImageArray = Union[np.ndarray, torch.Tensor]
 
 DEFAULT_SIZE = 512
@@ -27,7 +29,6 @@ DEFAULT_BORDER_RATIO = 0.15
 VIEW_INDICES: Mapping[str, int] = MappingProxyType({"front": 0, "left": 1, "back": 2, "right": 3})
 # Float images come from uint8 ones; a little overshoot (from resampling upstream) is
 # clipped, anything more means 0..255 data passed as float.
-_FLOAT_RANGE_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,7 +196,7 @@ def _image_to_uint8(image: ImageArray) -> np.ndarray:
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"the image is empty: shape {tuple(array.shape)}")
-    return _to_uint8(array, "image")
+    return to_uint8(array, "image")
 
 
 def _opacity(pixels: np.ndarray, alpha: ImageArray | None) -> np.ndarray:
@@ -214,7 +215,7 @@ def _opacity(pixels: np.ndarray, alpha: ImageArray | None) -> np.ndarray:
             f"alpha/mask shape {tuple(array.shape)} does not match the image's "
             f"{(height, width)}; expected [H, W]"
         )
-    return _to_uint8(array, "alpha/mask")
+    return to_uint8(array, "alpha/mask")
 
 
 def _as_numpy(array: ImageArray) -> np.ndarray:
@@ -224,21 +225,3 @@ def _as_numpy(array: ImageArray) -> np.ndarray:
             array = array.float()
         return array.numpy()
     return np.asarray(array)
-
-
-def _to_uint8(array: np.ndarray, what: str) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.bool_:
-        return array.astype(np.uint8) * 255
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"{what} must be uint8 (0..255), float (0..1) or bool; got {array.dtype}")
-    if np.isnan(array).any():
-        raise ValueError(f"{what} contains NaN values")
-    low, high = float(array.min()), float(array.max())
-    if low < -_FLOAT_RANGE_TOLERANCE or high > 1 + _FLOAT_RANGE_TOLERANCE:
-        raise ValueError(
-            f"float {what} must be in 0..1; got values in [{low:.3g}, {high:.3g}]. "
-            "Divide 0..255 data by 255 or pass it as uint8."
-        )
-    return np.rint(np.clip(array.astype(np.float64), 0, 1) * 255).astype(np.uint8)
