@@ -111,28 +111,33 @@ def randomise(module: torch.nn.Module, seed: int, std: float = 0.1) -> torch.nn.
     return module
 
 
-def write_tiny_shape_model(folder: Path, *, guidance_embed: bool = False) -> Path:
-    """A random tiny model of our own classes in the official folder layout.
-
-    The geometry decoder's output is scaled up so its logits span far beyond the
-    0.95 near-surface band, as trained ones do; its surface is where a caller puts the
-    level (random weights put no surface at 0).
-    """
-    from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
-    from hy3d_core.models.dit import DiTConfig, HunyuanDiT
+def tiny_vae(params: dict, seed: int):
+    """A random ShapeVAE whose occupancy logits span far beyond the 0.95 near-surface
+    band, as trained ones do (plain random weights give logits near zero everywhere)."""
     from hy3d_core.models.shape_vae import ShapeVAE, ShapeVAEConfig
 
-    config = tiny_yaml(guidance_embed=guidance_embed)
-    dit = randomise(HunyuanDiT(DiTConfig.from_params(config["model"]["params"])), 1)
-    vae = randomise(ShapeVAE(ShapeVAEConfig.from_params(config["vae"]["params"])), 2)
+    vae = randomise(ShapeVAE(ShapeVAEConfig.from_params(params)), seed)
     with torch.no_grad():
         vae.geo_decoder.output_proj.weight.mul_(200)
+    return vae
+
+
+def write_tiny_shape_model(
+    folder: Path, *, guidance_embed: bool = False, multiview: bool = False
+) -> Path:
+    """A random tiny model of our own classes in the official folder layout; its surface
+    at level 0 is noise, not an object, but it exercises every stage."""
+    from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
+    from hy3d_core.models.dit import DiTConfig, HunyuanDiT
+
+    config = tiny_yaml(guidance_embed=guidance_embed, multiview=multiview)
+    dit = randomise(HunyuanDiT(DiTConfig.from_params(config["model"]["params"])), 1)
+    vae = tiny_vae(config["vae"]["params"], 2)
     conditioner = randomise(
         ImageConditioner(ConditionerConfig.from_yaml_section(config["conditioner"])), 3
     )
     state = combined_state_dict(dit.state_dict(), vae.state_dict(), conditioner.state_dict())
     return write_official_folder(folder, state, config)
-
 
 if __name__ == "__main__":
     import sys

@@ -1,0 +1,183 @@
+"""ComfyUI's runtime services, used when ComfyUI is there and replaced when it is not.
+
+The pack must import and run without ComfyUI (tests, scripts), so every ComfyUI module
+is looked up at call time: device choice, memory release, progress bars, the interrupt
+button and the model/input/output folders.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, TypeVar
+
+import torch
+
+from ..hy3d_core.sampling.progress import Cancelled, Progress
+
+MODELS_DIR_ENV = "HY3D_MODELS_DIR"
+INPUT_DIR_ENV = "HY3D_INPUT_DIR"
+OUTPUT_DIR_ENV = "HY3D_OUTPUT_DIR"
+
+DEVICE_CHOICES = ["auto", "cuda", "cpu", "mps"]
+DTYPE_CHOICES = ["auto", "float16", "bfloat16", "float32"]
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+Result = TypeVar("Result")
+
+
+def optional_module(name: str) -> ModuleType | None:
+    """``importlib.import_module(name)``, or None outside ComfyUI."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def model_management() -> ModuleType | None:
+    return optional_module("comfy.model_management")
+
+
+def folder_paths() -> ModuleType | None:
+    return optional_module("folder_paths")
+
+
+def torch_device(choice: str) -> torch.device:
+    """The device for ``choice``; "auto" is ComfyUI's device, else CUDA, MPS, then CPU."""
+    if choice not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {choice!r}")
+    if choice == "auto":
+        management = model_management()
+        if management is not None:
+            return torch.device(management.get_torch_device())
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }[choice]
+    if not available:
+        raise ValueError(
+            f"device {choice!r} is not available in this PyTorch installation; pick 'auto' "
+            "or 'cpu'."
+        )
+    return torch.device(choice)
+
+
+def torch_dtype(choice: str, device: torch.device) -> torch.dtype:
+    """"auto" is float16 on a GPU (CUDA or MPS), float32 on the CPU, where half precision
+    is slow and some operators are missing."""
+    if choice == "auto":
+        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    if choice not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {choice!r}")
+    return _DTYPES[choice]
+
+
+def free_memory() -> None:
+    """Hand cached GPU memory back after a model is dropped."""
+    management = model_management()
+    if management is not None:
+        management.soft_empty_cache()
+    elif torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def make_room(num_bytes: int, device: torch.device) -> None:
+    """Ask ComfyUI to unload its own models until ``num_bytes`` fit on ``device``; ours
+    are not ModelPatchers, so ComfyUI cannot count them and would not do it by itself."""
+    management = model_management()
+    release = getattr(management, "free_memory", None) if management is not None else None
+    if release is not None and device.type != "cpu":
+        release(num_bytes, device)
+
+
+def progress_reporter() -> Progress:
+    """A Progress wired to ComfyUI's progress bar and interrupt button (no-ops without)."""
+    utils = optional_module("comfy.utils")
+    management = model_management()
+    bar = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal bar
+        if utils is None:
+            return
+        if bar is None:
+            bar = utils.ProgressBar(total)
+        bar.update_absolute(done, total)
+
+    should_cancel = management.processing_interrupted if management is not None else None
+    return Progress(callback=report, should_cancel=should_cancel)
+
+
+def run_interruptible(work: Callable[[Progress], Result]) -> Result:
+    """Run ``work(progress)``; a cancel becomes ComfyUI's interrupt exception, which
+    ComfyUI reports as "interrupted" rather than as an error."""
+    management = model_management()
+    if management is not None:
+        management.throw_exception_if_processing_interrupted()
+    try:
+        return work(progress_reporter())
+    except Cancelled as cancelled:
+        interrupt = getattr(management, "InterruptProcessingException", None)
+        if interrupt is None:
+            raise
+        raise interrupt() from cancelled
+
+
+def _environment_folder(variable: str, default: Path | None) -> Path | None:
+    value = os.environ.get(variable)
+    if value:
+        return Path(value).expanduser()
+    return default
+
+
+def model_roots(kind: str) -> list[Path]:
+    """Folders holding models of ``kind`` (hunyuan3d, checkpoints, diffusion_models).
+
+    Under ComfyUI: its registered folders (extra_model_paths.yaml included). Without it:
+    ``$HY3D_MODELS_DIR/<kind>``.
+    """
+    paths = folder_paths()
+    if paths is not None:
+        try:
+            return [Path(folder) for folder in paths.get_folder_paths(kind)]
+        except KeyError:
+            return []
+    root = _environment_folder(MODELS_DIR_ENV, None)
+    return [root / kind] if root is not None else []
+
+
+def models_dir() -> Path | None:
+    """ComfyUI's ``models/`` folder, or ``$HY3D_MODELS_DIR``."""
+    paths = folder_paths()
+    if paths is not None:
+        return Path(paths.models_dir)
+    return _environment_folder(MODELS_DIR_ENV, None)
+
+
+def register_model_folder() -> None:
+    """Make ``models/hunyuan3d`` a ComfyUI model folder (extra_model_paths.yaml can add more)."""
+    paths = folder_paths()
+    if paths is not None:
+        paths.add_model_folder_path("hunyuan3d", os.path.join(paths.models_dir, "hunyuan3d"))
+
+
+def input_dir() -> Path:
+    paths = folder_paths()
+    if paths is not None:
+        return Path(paths.get_input_directory())
+    return _environment_folder(INPUT_DIR_ENV, Path("input"))
+
+
+def output_dir() -> Path:
+    paths = folder_paths()
+    if paths is not None:
+        return Path(paths.get_output_directory())
+    return _environment_folder(OUTPUT_DIR_ENV, Path("output"))

@@ -1,0 +1,114 @@
+"""Which shape checkpoints the loader nodes offer, and where each choice lives on disk.
+
+Three places are searched (DESIGN.md, Weights): ``models/hunyuan3d/`` for official
+folders (``config.yaml`` + weights, kept as released, possibly inside a downloaded
+repository folder) and loose files; ``models/checkpoints/`` and
+``models/diffusion_models/`` for ComfyUI's single files, which share those folders with
+every other model, so only names mentioning Hunyuan3D are listed from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .comfy_runtime import model_roots
+
+OWN_KIND = "hunyuan3d"
+SHARED_KINDS = ("checkpoints", "diffusion_models")
+WEIGHT_SUFFIXES = (".safetensors", ".ckpt")
+SHARED_NAME_MARKERS = ("hunyuan3d", "hy3d")
+_MAX_DEPTH = 3
+
+NO_MODEL_FOUND = "(no Hunyuan3D model found)"
+WHERE_MODELS_GO = (
+    "Put an official folder such as hunyuan3d-dit-v2-0/ (config.yaml + model.fp16.safetensors "
+    "from huggingface.co/tencent/Hunyuan3D-2) in models/hunyuan3d/, or ComfyUI's single file "
+    "(e.g. hunyuan3d-dit-v2_fp16.safetensors) in models/checkpoints/ or models/diffusion_models/; "
+    "standalone VAEs (hunyuan3d-vae-v2-0, -turbo, -withencoder) go in models/hunyuan3d/ too."
+)
+
+
+def _is_weights(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES and not path.name.startswith(".")
+
+
+def _is_other_library_folder(folder: Path) -> bool:
+    """Diffusers/transformers folders (Paint, Delight, mattes) are someone else's."""
+    return (folder / "model_index.json").is_file() or (folder / "config.json").is_file()
+
+
+def _is_release_folder(folder: Path) -> bool:
+    return (folder / "config.yaml").is_file() and any(_is_weights(entry) for entry in folder.iterdir())
+
+
+def _scan_own_folder(root: Path, folder: Path, depth: int, found: dict[str, Path]) -> None:
+    for entry in sorted(folder.iterdir()):
+        name = entry.relative_to(root).as_posix()
+        if entry.is_dir() and not entry.name.startswith("."):
+            if _is_other_library_folder(entry):
+                continue
+            if _is_release_folder(entry):
+                found.setdefault(name, entry)
+            elif depth < _MAX_DEPTH:
+                _scan_own_folder(root, entry, depth + 1, found)
+        elif _is_weights(entry) and not (folder / "config.yaml").is_file():
+            found.setdefault(name, entry)
+
+
+def _scan_shared_folder(kind: str, root: Path, found: dict[str, Path]) -> None:
+    for entry in sorted(root.rglob("*")):
+        relative = entry.relative_to(root)
+        if len(relative.parts) > _MAX_DEPTH or not _is_weights(entry):
+            continue
+        if any(marker in entry.name.lower() for marker in SHARED_NAME_MARKERS):
+            found.setdefault(f"{kind}/{relative.as_posix()}", entry)
+
+
+def available_checkpoints() -> dict[str, Path]:
+    """Choice name -> path. Official folders keep their path under models/hunyuan3d/;
+    shared files are named ``checkpoints/<file>`` or ``diffusion_models/<file>``."""
+    found: dict[str, Path] = {}
+    for root in model_roots(OWN_KIND):
+        if root.is_dir():
+            _scan_own_folder(root, root, 1, found)
+    for kind in SHARED_KINDS:
+        for root in model_roots(kind):
+            if root.is_dir():
+                _scan_shared_folder(kind, root, found)
+    return found
+
+
+def _is_vae_only(name: str) -> bool:
+    tokens = Path(name).name.lower().replace("_", "-").replace(".", "-").split("-")
+    return "vae" in tokens and "dit" not in tokens
+
+
+def shape_model_choices() -> list[str]:
+    """Everything but standalone VAEs, the release's dit-v2-0 folder first when present."""
+    names = [name for name in available_checkpoints() if not _is_vae_only(name)]
+    return _with_preferred_first(names, "hunyuan3d-dit-v2-0")
+
+
+def shape_vae_choices() -> list[str]:
+    """Standalone VAE folders first, then combined checkpoints (their VAE part is read)."""
+    names = list(available_checkpoints())
+    ordered = [name for name in names if _is_vae_only(name)] + [name for name in names if not _is_vae_only(name)]
+    return _with_preferred_first(ordered, "hunyuan3d-vae-v2-0")
+
+
+def _with_preferred_first(names: list[str], preferred: str) -> list[str]:
+    if preferred in names:
+        names = [preferred] + [name for name in names if name != preferred]
+    return names or [NO_MODEL_FOUND]
+
+
+def resolve_checkpoint(name: str) -> Path:
+    """The path of a choice, or an error that says where models go."""
+    roots = [str(root) for kind in (OWN_KIND, *SHARED_KINDS) for root in model_roots(kind)]
+    searched = ", ".join(roots) if roots else "no model folder (outside ComfyUI, set HY3D_MODELS_DIR)"
+    if name == NO_MODEL_FOUND:
+        raise FileNotFoundError(f"No Hunyuan3D model was found in {searched}. {WHERE_MODELS_GO}")
+    found = available_checkpoints()
+    if name not in found:
+        raise FileNotFoundError(f"{name!r} is not in {searched} (any more?). {WHERE_MODELS_GO}")
+    return found[name]
