@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -128,6 +127,15 @@ def analytic_field(points: torch.Tensor, top_k: int | None) -> torch.Tensor:
     return 40.0 * torch.maximum(torus, sphere)
 
 
+def _memory_kb(field: str) -> int:
+    """From /proc: unlike ru_maxrss, VmHWM is not inherited across fork+exec from the
+    parent (which may have held a 9 GB DiT)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def run_method(method: str, resolution: int) -> dict:
     """One decoding strategy on the analytic field, in this process."""
     from hy3d_core.geometry.surface import extract_surface
@@ -140,11 +148,11 @@ def run_method(method: str, resolution: int) -> dict:
         "hierarchical": lambda: decode_hierarchical(field, **common),
         "flashvdm": lambda: decode_flashvdm(field, top_k=1024, **common),
     }[method]
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = _memory_kb("VmRSS")
     start = time.perf_counter()
     grid = decode()
     seconds = time.perf_counter() - start
-    rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    rss_growth = _memory_kb("VmHWM") - rss_before
     mesh = extract_surface(grid[0], release_mapping=False)
     samples = mesh.vertices[np.random.default_rng(0).choice(len(mesh.vertices), 20000)]
     np.save(f"/tmp/bench_shape_{method}.npy", samples)
