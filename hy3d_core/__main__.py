@@ -203,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     shape = commands.add_parser("shape", help="image to mesh")
     _add_shape_arguments(shape)
     shape.set_defaults(run=command_shape)
+    from .cli_texture import add_texture_arguments, command_texture
+
+    texture = commands.add_parser("texture", help="give a mesh a texture projected from its image")
+    add_texture_arguments(texture)
+    texture.set_defaults(run=command_texture)
+    from .cli_generate import add_generate_arguments
+
+    add_generate_arguments(commands.add_parser("generate", help="image to textured mesh: shape, then Paint"))
     return parser
 
 

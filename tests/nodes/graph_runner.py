@@ -219,7 +219,8 @@ TINY_ENCODER_PARAMS = dict(num_encoder_layers=1, point_feats=4, pc_size=128, pc_
 def write_tiny_models(models_dir: Path) -> dict[str, Path]:
     """Release-layout folders with random tiny weights under ``models_dir/hunyuan3d``:
     ``hunyuan3d-dit-v2-0`` (single view), ``hunyuan3d-dit-v2-mv`` (multi-view),
-    ``hunyuan3d-vae-v2-0-withencoder``; and the single view model's weights as ComfyUI's
+    ``hunyuan3d-vae-v2-0-withencoder``, ``hunyuan3d-paint-v2-0`` and
+    ``hunyuan3d-delight-v2-0``; and the single view model's weights as ComfyUI's
     single file ``checkpoints/hunyuan3d-dit-v2-0.safetensors``."""
     from tiny_checkpoints import TINY_VAE_PARAMS, tiny_vae, write_official_folder, write_tiny_shape_model
 
@@ -236,4 +237,20 @@ def write_tiny_models(models_dir: Path) -> dict[str, Path]:
     single_file.parent.mkdir(parents=True, exist_ok=True)
     single_file.write_bytes((written["hunyuan3d-dit-v2-0"] / "model.fp16.safetensors").read_bytes())
     written["checkpoints/hunyuan3d-dit-v2-0.safetensors"] = single_file
+    written.update(write_tiny_paint_models(own))
     return written
+
+
+def write_tiny_paint_models(own: Path) -> dict[str, Path]:
+    """``hunyuan3d-paint-v2-0`` and ``hunyuan3d-delight-v2-0`` diffusers folders in ``own``
+    (``models/hunyuan3d``), with tiny random networks (``tiny_paint.py``)."""
+    import shutil
+    import tempfile
+
+    from tiny_paint import write_tiny_delight_folder, write_tiny_paint_folder
+
+    paint = write_tiny_paint_folder(own / "hunyuan3d-paint-v2-0")
+    delight = own / "hunyuan3d-delight-v2-0"
+    with tempfile.TemporaryDirectory() as scratch:
+        shutil.move(str(write_tiny_delight_folder(Path(scratch))), str(delight))
+    return {"hunyuan3d-paint-v2-0": paint, "hunyuan3d-delight-v2-0": delight}

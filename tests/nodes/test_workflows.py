@@ -80,6 +80,8 @@ def test_the_use_cases_are_all_shipped():
     assert {path.stem for path in WORKFLOWS} == {
         "hunyuan3d_image_to_mesh", "hunyuan3d_multiview_to_mesh", "hunyuan3d_text_to_image_to_mesh",
         "hunyuan3d_sample_then_core_decode", "hunyuan3d_mesh_cleanup", "hunyuan3d_mesh_round_trip",
+        "hunyuan3d_image_to_projected_texture", "hunyuan3d_image_to_textured_mesh",
+        "hunyuan3d_texture_existing_mesh",
     }
 
 

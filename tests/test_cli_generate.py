@@ -1,0 +1,72 @@
+"""``python -m hy3d_core generate`` end to end on tiny shape, Paint and Delight folders."""
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from PIL import Image
+
+from hy3d_core.cli_generate import add_generate_arguments, command_generate
+from hy3d_core.image.prepare import prepare_image
+from hy3d_core.io.shape_checkpoints import load_shape_model
+from hy3d_core.pipelines import SamplingSettings, VolumeSettings, decode_volume, encode_images, sample_latents
+from tiny_checkpoints import write_tiny_shape_model
+from tiny_paint import TINY_VIEW_SIZE, write_tiny_delight_folder, write_tiny_paint_folder
+
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("generate")
+    shape = write_tiny_shape_model(root / "hunyuan3d-dit-v2-0")
+    paint = write_tiny_paint_folder(root / "hunyuan3d-paint-v2-0")
+    delight = write_tiny_delight_folder(root / "delight-build")
+    rgba = np.zeros((64, 64, 4), dtype=np.uint8)
+    rgba[16:48, 20:44] = (200, 80, 40, 255)
+    image = root / "object.png"
+    Image.fromarray(rgba, "RGBA").save(image)
+    model = load_shape_model(shape)
+    latents = sample_latents(model.dit, encode_images(model.conditioner, prepare_image(rgba).tensor),
+                             model.configs.num_latents, SamplingSettings(steps=2, seed=SEED))
+    level = float(decode_volume(model.vae, latents, VolumeSettings(octree_resolution=16)).median())
+    return root, shape, paint, delight, image, level
+
+
+def _generate(setup, out, *extra):
+    root, shape, paint, _, image, level = setup
+    parser = argparse.ArgumentParser()
+    add_generate_arguments(parser)
+    args = parser.parse_args([
+        "--model", str(shape), "--paint", str(paint), "--image", str(image), "--out", str(out),
+        "--steps", "2", "--seed", str(SEED), "--octree-resolution", "16", "--mc-level", f"{level}",
+        "--texture-size", "64", "--paint-steps", "2", "--view-size", str(TINY_VIEW_SIZE),
+        "--atlas-resolution", "128", "--device", "cpu", *extra,
+    ])
+    return command_generate(args)
+
+
+def test_writes_a_textured_glb(setup, capsys):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = setup[0] / "asset.glb"
+        assert _generate(setup, out, "--delight", str(setup[3])) == 0
+    finally:
+        torch.set_num_threads(threads)
+    loaded = trimesh.load(out, force="mesh")
+    assert len(loaded.faces) > 0 and loaded.visual.uv.shape == (len(loaded.vertices), 2)
+    texture = loaded.visual.material.baseColorTexture
+    assert texture is not None and texture.size == (64, 64)
+    captured = capsys.readouterr()
+    assert "painting views" in captured.err and "delighting" in captured.err and "baking" in captured.err
+    assert f"wrote {out}" in captured.out
+
+
+def test_refuses_a_missing_paint_folder_before_any_work(setup):
+    out = setup[0] / "never.glb"
+    with pytest.raises(ValueError, match="hunyuan3d-paint-v2-0 folder of huggingface.co/tencent/Hunyuan3D-2"):
+        _generate(setup, out, "--paint", str(setup[0] / "missing"))
+    assert not out.exists()

@@ -1,0 +1,87 @@
+"""``texture`` command: mesh + image in, textured GLB out."""
+
+import argparse
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from hy3d_core.cli_texture import add_texture_arguments, command_texture, parse_views
+
+
+def run(arguments: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    add_texture_arguments(parser)
+    return command_texture(parser.parse_args(arguments))
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("texture_cli")
+    trimesh.creation.icosphere(subdivisions=2).export(root / "ball.ply")
+    rgba = np.zeros((64, 64, 4), dtype=np.uint8)
+    rgba[8:56, 8:56] = (200, 80, 40, 255)
+    rgba[8:30, 8:56, :3] = (20, 160, 220)
+    Image.fromarray(rgba, "RGBA").save(root / "front.png")
+    back = rgba.copy()
+    back[..., :3] = (40, 200, 60)
+    Image.fromarray(back, "RGBA").save(root / "back.png")
+    return root
+
+
+def small(root, out, *extra):
+    return ["--mesh", str(root / "ball.ply"), "--image", str(root / "front.png"),
+            "--out", str(out), "--texture-size", "64", "--render-size", "96",
+            "--backend", "torch", "--device", "cpu", *extra]
+
+
+def test_writes_a_textured_glb(inputs, capsys):
+    out = inputs / "ball.glb"
+    assert run(small(inputs, out, "--views", f"180:0={inputs / 'back.png'}")) == 0
+    loaded = trimesh.load(out, force="mesh")
+    assert loaded.visual.kind == "texture"
+    image = np.asarray(loaded.visual.material.baseColorTexture.convert("RGB"))
+    assert image.shape == (64, 64, 3)
+    assert loaded.visual.uv.shape == (len(loaded.vertices), 2)
+    # front colours and the back view's green are both in the texture
+    assert (image[..., 1] > 150).any() and (image[..., 0] > 150).any()
+    captured = capsys.readouterr()
+    assert f"wrote {out}" in captured.out and "charts" in captured.out
+    assert "baking" in captured.err
+
+
+def test_never_overwrites_without_the_flag(inputs):
+    out = inputs / "kept.glb"
+    out.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run(small(inputs, out))
+    assert out.read_bytes() == b"keep me"
+    assert run(small(inputs, out, "--overwrite")) == 0
+    assert out.read_bytes() != b"keep me"
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (["--out", "x.fbx"], ValueError, "--out must end in one of"),
+    (["--views", "180=back.png"], ValueError, "AZIMUTH:ELEVATION=IMAGE"),
+    (["--image", "missing.png"], ValueError, "does not exist"),
+    (["--mesh", "missing.ply"], FileNotFoundError, "No mesh file"),
+    (["--texture-size", "16"], ValueError, "texture_size"),
+])
+def test_clear_errors(inputs, change, error, message):
+    arguments = small(inputs, inputs / "y.glb")
+    flag, value = change
+    if flag in ("--out", "--image", "--mesh"):
+        value = str(inputs / value)
+    if flag in arguments:
+        arguments[arguments.index(flag) + 1] = value
+    else:
+        arguments += [flag, value]
+    with pytest.raises(error, match=message):
+        run(arguments)
+
+
+def test_views_are_parsed_from_commas_and_repeats():
+    views = parse_views(["180:0=back.png, 90:-20=left.png", "0:90=top.png"])
+    assert [(a, e, str(p)) for a, e, p in views] == [
+        (180.0, 0.0, "back.png"), (90.0, -20.0, "left.png"), (0.0, 90.0, "top.png")]
