@@ -118,9 +118,10 @@ def load_image_rgba(path: str | Path, *, background: str = "auto"):
     return prepare_image(cut_out)
 
 
-def command_shape(args: argparse.Namespace) -> int:
+def shape_mesh_from_args(args: argparse.Namespace, prepared, device, dtype):
+    """The shape stage as the ``shape`` and ``generate`` commands run it: load, sample
+    (optionally saving the latents), decode, extract and clean up one mesh."""
     from .io.atomic_files import save_tensor
-    from .io.mesh_files import SAVE_FORMATS, save_mesh
     from .io.shape_checkpoints import load_shape_model
     from .pipelines import (
         SamplingSettings,
@@ -132,12 +133,6 @@ def command_shape(args: argparse.Namespace) -> int:
         sample_latents,
     )
 
-    out = Path(args.out)
-    if out.suffix.lower() not in SAVE_FORMATS:
-        raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
-    for target in (out, args.save_latents):
-        if target is not None and Path(target).exists() and not args.overwrite:
-            raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
     sampling = SamplingSettings(
         steps=args.steps, guidance=args.guidance, seed=args.seed, skip_last_call=True
     )
@@ -148,8 +143,6 @@ def command_shape(args: argparse.Namespace) -> int:
         mc_level=args.mc_level, postprocess=not args.no_postprocess,
         max_faces=args.max_faces if args.max_faces > 0 else None,
     )
-    device, dtype = _device_and_dtype(args.device, args.dtype)
-    prepared = load_image_rgba(args.image, background=args.background)
     model = load_shape_model(args.model, device=device, dtype=dtype)
     if model.configs.multiview:
         raise ValueError(f"{args.model} is a multi-view model; this command takes one image")
@@ -163,7 +156,21 @@ def command_shape(args: argparse.Namespace) -> int:
         model.vae, latents, volume, Progress(StderrBar(f"decoding ({args.decoder})")),
         surface_level=args.mc_level,
     )
-    mesh = grid_to_meshes(grid, surface, volume.bounds)[0]
+    return grid_to_meshes(grid, surface, volume.bounds)[0]
+
+
+def command_shape(args: argparse.Namespace) -> int:
+    from .io.mesh_files import SAVE_FORMATS, save_mesh
+
+    out = Path(args.out)
+    if out.suffix.lower() not in SAVE_FORMATS:
+        raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
+    for target in (out, args.save_latents):
+        if target is not None and Path(target).exists() and not args.overwrite:
+            raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
+    device, dtype = _device_and_dtype(args.device, args.dtype)
+    prepared = load_image_rgba(args.image, background=args.background)
+    mesh = shape_mesh_from_args(args, prepared, device, dtype)
     save_mesh(mesh, out, overwrite=args.overwrite)
     print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces)")
     return 0

@@ -90,36 +90,9 @@ def paint_texture(
 
 
 def _shape_mesh(args: argparse.Namespace, prepared, device: torch.device, dtype: torch.dtype) -> Mesh:
-    from .__main__ import StderrBar
-    from .io.shape_checkpoints import load_shape_model
-    from .pipelines import (
-        SamplingSettings,
-        SurfaceSettings,
-        VolumeSettings,
-        decode_volume,
-        encode_images,
-        grid_to_meshes,
-        sample_latents,
-    )
+    from .__main__ import shape_mesh_from_args
 
-    sampling = SamplingSettings(steps=args.steps, guidance=args.guidance, seed=args.seed, skip_last_call=True)
-    volume = VolumeSettings(decoder=args.decoder, octree_resolution=args.octree_resolution,
-                            num_chunks=args.num_chunks)
-    surface = SurfaceSettings(mc_level=args.mc_level, postprocess=not args.no_postprocess,
-                              max_faces=args.max_faces if args.max_faces > 0 else None)
-    model = load_shape_model(args.model, device=device, dtype=dtype)
-    if model.configs.multiview:
-        raise ValueError(f"{args.model} is a multi-view model; this command takes one image")
-    context = encode_images(model.conditioner, prepared.tensor)
-    latents = sample_latents(model.dit, context, model.configs.num_latents, sampling,
-                             Progress(StderrBar("sampling")))
-    if args.save_latents is not None:
-        from .io.atomic_files import save_tensor
-
-        save_tensor(latents, args.save_latents, overwrite=args.overwrite)
-    grid = decode_volume(model.vae, latents, volume, Progress(StderrBar(f"decoding ({args.decoder})")),
-                         surface_level=args.mc_level)
-    mesh = grid_to_meshes(grid, surface, volume.bounds)[0]
+    mesh = shape_mesh_from_args(args, prepared, device, dtype)
     if mesh.is_empty:
         raise ValueError("The shape stage gave an empty mesh (no surface at --mc-level); try another "
                          "--mc-level or seed")
