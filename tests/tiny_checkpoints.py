@@ -14,7 +14,7 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from hy3d_core.io.dinov2_layout import to_released_layout
+from hy3d_core.io import shape_checkpoint_writer as writer
 
 TINY_DIT_PARAMS = dict(
     in_channels=8, context_in_dim=32, hidden_size=64, mlp_ratio=4.0, num_heads=4, depth=2,
@@ -68,13 +68,13 @@ def combined_state_dict(
     *,
     released_dino_names: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """Prefix each part's state dict as the released single file does."""
-    flat = {f"model.{k}": v for k, v in dit.items()}
-    flat.update({f"vae.{k}": v for k, v in vae.items()})
-    if conditioner is not None:
-        if released_dino_names:
-            conditioner = to_released_layout(conditioner)
-        flat.update({f"conditioner.{k}": v for k, v in conditioner.items()})
+    """Prefix each part's state dict as the released single file does; with
+    ``released_dino_names=False`` the conditioner keeps the installed transformers'
+    names (as a file re-saved under transformers 5 would)."""
+    if released_dino_names or conditioner is None:
+        return writer.combined_state_dict(dit, vae, conditioner)
+    flat = writer.combined_state_dict(dit, vae, None)
+    flat.update({f"conditioner.{k}": v for k, v in conditioner.items()})
     return flat
 
 
@@ -86,7 +86,9 @@ def write_official_folder(
     dtype: torch.dtype = torch.float16,
     filename: str = "model.fp16.safetensors",
 ) -> Path:
-    """Write ``config.yaml`` (when given) and the weights file; returns the folder."""
+    """Write ``config.yaml`` (when given) and the weights file as they are; returns the
+    folder. For fixtures the library's writer refuses to make: pickled ``.ckpt`` files,
+    files without a config, other file names, configs that do not match the weights."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in state.items()}
     if filename.endswith(".ckpt"):
@@ -136,8 +138,8 @@ def write_tiny_shape_model(
     conditioner = randomise(
         ImageConditioner(ConditionerConfig.from_yaml_section(config["conditioner"])), 3
     )
-    state = combined_state_dict(dit.state_dict(), vae.state_dict(), conditioner.state_dict())
-    return write_official_folder(folder, state, config)
+    return writer.write_shape_model(folder, dit=dit, vae=vae, conditioner=conditioner)
+
 
 if __name__ == "__main__":
     import sys

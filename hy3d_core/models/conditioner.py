@@ -210,6 +210,36 @@ class ConditionerConfig:
             view_num=_coerce("view_num", kwargs.get("view_num", 4), "int"),
         )
 
+    def to_yaml_section(self) -> dict[str, Any]:
+        """The ``conditioner`` section of a released-style config.yaml, read back by
+        :meth:`from_yaml_section` to an equal config.
+
+        The DINOv2 mapping also carries the training-only fields the released files
+        list (dropouts, initializer range), so the reference package, which passes it
+        to ``Dinov2Config`` as is, builds the same network.
+        """
+        kwargs: dict[str, Any] = {
+            "config": {**_RELEASED_TRAINING_ONLY_FIELDS, **asdict(self.dinov2), "model_type": "dinov2"},
+            "image_size": self.image_size,
+            "use_cls_token": self.use_cls_token,
+        }
+        if self.multiview or self.view_num != ConditionerConfig.view_num:
+            kwargs["view_num"] = self.view_num
+        encoder_type = _MULTI_VIEW_TYPE if self.multiview else _SINGLE_VIEW_TYPE
+        return {
+            "target": _RELEASED_TARGET,
+            "params": {"main_image_encoder": {"type": encoder_type, "kwargs": kwargs}},
+        }
+
+
+_RELEASED_TARGET = "hy3dgen.shapegen.models.SingleImageEncoder"
+_RELEASED_TRAINING_ONLY_FIELDS = {
+    "attention_probs_dropout_prob": 0.0,
+    "drop_path_rate": 0.0,
+    "hidden_dropout_prob": 0.0,
+    "initializer_range": 0.02,
+}
+
 
 def _mapping_at(section: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any]:
     node: Any = section

@@ -106,6 +106,13 @@ class DiTConfig:
         }
         return cls(**values)
 
+    def to_params(self) -> dict[str, Any]:
+        """The ``model.params`` mapping of a config.yaml, read back by :meth:`from_params`
+        to an equal config; plain lists and scalars so ``yaml.safe_dump`` can write it."""
+        params = {field.name: getattr(self, field.name) for field in fields(self)}
+        params["axes_dim"] = list(self.axes_dim)
+        return params
+
 
 _RELEASED_TIME_FACTOR = 1000.0
 """The reference passes its ``time_factor`` parameter on as the sinusoidal embedding's

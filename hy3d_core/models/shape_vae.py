@@ -136,6 +136,35 @@ class ShapeVAEConfig:
             raise ValueError(f"ShapeVAE config is missing required keys {missing}")
         return cls(**{name: value for name, value in params.items() if name in fields})
 
+    def to_params(self) -> dict[str, Any]:
+        """The ``vae.params`` mapping of a config.yaml, read back by :meth:`from_params`
+        to an equal config.
+
+        Encoder settings are written only for a VAE with an encoder (or when they differ
+        from the defaults): the released decoder-only configs have none, and the
+        reference package's 2.0 ShapeVAE rejects them, so leaving them out keeps a
+        decoder-only folder loadable there too.
+        """
+        params = dataclasses.asdict(self)
+        encoder_defaults = {name: _FIELD_DEFAULTS[name] for name in ENCODER_FIELDS}
+        if not self.has_encoder and all(params[name] == value
+                                        for name, value in encoder_defaults.items()):
+            for name in ENCODER_FIELDS:
+                del params[name]
+        return params
+
+    def without_encoder(self) -> "ShapeVAEConfig":
+        """The decoder-only config of the same VAE, as the released shape models carry."""
+        return dataclasses.replace(
+            self, **{name: _FIELD_DEFAULTS[name] for name in ENCODER_FIELDS}
+        )
+
+
+ENCODER_FIELDS = ("num_encoder_layers", "pc_size", "pc_sharpedge_size", "point_feats",
+                  "downsample_ratio", "use_ln_post")
+"""Fields that only shape or feed the point-cloud encoder."""
+_FIELD_DEFAULTS = {field.name: field.default for field in dataclasses.fields(ShapeVAEConfig)}
+
 
 _V2_0 = ShapeVAEConfig(
     num_latents=3072, embed_dim=64, width=1024, heads=16, num_decoder_layers=16,
