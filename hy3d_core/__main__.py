@@ -218,6 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_generate import add_generate_arguments
 
     add_generate_arguments(commands.add_parser("generate", help="image to textured mesh: shape, then Paint"))
+    from .cli_prepare import add_prepare_arguments, command_prepare
+
+    prepare = commands.add_parser("prepare-data", help="a training dataset from a folder of meshes")
+    add_prepare_arguments(prepare)
+    prepare.set_defaults(run=command_prepare)
+    from .cli_train import (
+        add_train_dit_arguments,
+        add_train_vae_arguments,
+        command_train_dit,
+        command_train_vae,
+    )
+
+    train_vae = commands.add_parser("train-vae", help="train or fine-tune a ShapeVAE")
+    add_train_vae_arguments(train_vae)
+    train_vae.set_defaults(run=command_train_vae)
+    train_dit = commands.add_parser("train-dit", help="train or fine-tune the shape DiT")
+    add_train_dit_arguments(train_dit)
+    train_dit.set_defaults(run=command_train_dit)
     return parser
 
 
