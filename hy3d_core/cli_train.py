@@ -241,6 +241,9 @@ def add_train_vae_arguments(parser: argparse.ArgumentParser) -> None:
         presets=", ".join(name for name, c in VAE_PRESETS.items() if c.has_encoder)))
     start.add_argument("--init", type=Path, help="VAE folder with an encoder to fine-tune")
     parser.add_argument("--kl-weight", type=float, default=1e-3, help="weight of the KL term")
+    parser.add_argument("--points-per-step", type=int, default=None,
+                        help="supervision points per shape and step, drawn afresh each step "
+                             "(default: all prepared points; fewer makes steps cheaper)")
 
 
 def add_train_dit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -275,6 +278,7 @@ def command_train_vae(args: argparse.Namespace) -> int:
         folder = train_vae(
             args.data, args.out, config=config, init=args.init, steps=args.steps,
             batch_size=args.batch_size, lr=args.lr, kl_weight=args.kl_weight,
+            points_per_step=args.points_per_step,
             warmup_steps=args.warmup_steps, save_every=args.save_every, seed=args.seed,
             device=_training_device(device_name), resume=args.resume,
             export_dtype=getattr(torch, args.export_dtype),

@@ -73,16 +73,34 @@ def encoder_surface(surface: Tensor, num_uniform: int, config: ShapeVAEConfig, *
     return surface.gather(1, index[..., None].expand(-1, -1, _PREPARED_COLUMNS))[..., :columns]
 
 
+def supervision_subset(points: Tensor, occupancy: Tensor, count: int, *,
+                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """A fresh random ``count`` of each shape's supervision points and their labels.
+
+    The geometry decoder's cost grows with the number of points it is asked about, and a
+    shape's cached points are many times what one step needs; drawing a new subset each
+    step keeps steps cheap while every point still gets seen over training.
+    """
+    available = points.shape[1]
+    if not 0 < count <= available:
+        raise ValueError(f"points per step must be in 1..{available} (the prepared points per "
+                         f"shape), got {count}")
+    index = _random_rows(points.shape[0], available, count, generator, points.device)
+    return points.gather(1, index[..., None].expand(-1, -1, 3)), occupancy.gather(1, index)
+
+
 def vae_loss(vae: ShapeVAE, surface: Tensor, points: Tensor, occupancy: Tensor, *,
              num_uniform: int | None = None, kl_weight: float = 1e-3,
+             points_per_step: int | None = None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
     """``{"total", "reconstruction", "kl"}`` for one batch of shapes.
 
     ``surface`` holds prepared rows ``[B, R, 7]`` whose first ``num_uniform`` are uniform
     samples (None: exactly the VAE's ``pc_size`` then ``pc_sharpedge_size`` rows);
     ``points`` ``[B, Q, 3]`` are supervision points with labels ``occupancy`` ``[B, Q]``
-    (1 inside). The decoder sees a sample of the posterior, not its mean, so nearby
-    latents decode to nearby shapes, which the DiT relies on.
+    (1 inside), of which ``points_per_step`` drawn at random are used (None: all). The
+    decoder sees a sample of the posterior, not its mean, so nearby latents decode to
+    nearby shapes, which the DiT relies on.
     """
     config = vae.config
     if num_uniform is None:
@@ -94,6 +112,9 @@ def vae_loss(vae: ShapeVAE, surface: Tensor, points: Tensor, occupancy: Tensor, 
     if points.ndim != 3 or points.shape[-1] != 3 or occupancy.shape != points.shape[:2]:
         raise ValueError(f"points must be [B, Q, 3] with occupancy [B, Q], got "
                          f"{tuple(points.shape)} and {tuple(occupancy.shape)}")
+    if points_per_step is not None:
+        points, occupancy = supervision_subset(points, occupancy, points_per_step,
+                                               generator=generator)
     rows = encoder_surface(surface, num_uniform, config, generator=generator)
     posterior = vae.encode_posterior(rows, generator=generator)
     latents = posterior.sample(generator)

@@ -28,16 +28,18 @@ _MEASUREMENT_SEED = 0
 class VAEObjective(nn.Module):
     """The VAE loss as a module, so DistributedDataParallel can wrap it."""
 
-    def __init__(self, vae: ShapeVAE, num_uniform: int, kl_weight: float):
+    def __init__(self, vae: ShapeVAE, num_uniform: int, kl_weight: float,
+                 points_per_step: int | None = None):
         super().__init__()
         self.vae = vae
         self.num_uniform = num_uniform
         self.kl_weight = kl_weight
+        self.points_per_step = points_per_step
 
     def forward(self, batch: dict[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
         return vae_loss(self.vae, batch["surface"], batch["points"], batch["occupancy"],
                         num_uniform=self.num_uniform, kl_weight=self.kl_weight,
-                        generator=generator)
+                        points_per_step=self.points_per_step, generator=generator)
 
 
 def starting_vae(config: ShapeVAEConfig | None, init: str | os.PathLike | None,
@@ -88,6 +90,7 @@ def train_vae(
     batch_size: int = 4,
     lr: float = 1e-4,
     kl_weight: float = 1e-3,
+    points_per_step: int | None = None,
     warmup_steps: int = 0,
     save_every: int = 100,
     seed: int = 0,
@@ -100,7 +103,8 @@ def train_vae(
 
     ``out_dir`` also holds the run's ``checkpoint.pt`` and ``loss_log.csv``. A fine-tuned
     VAE keeps its scale factor (a DiT trained on it would otherwise see rescaled latents);
-    a new one gets ``1 / std`` of its dataset latents.
+    a new one gets ``1 / std`` of its dataset latents. ``points_per_step``: supervision
+    points per shape and step, drawn afresh each step (None: all the prepared ones).
     """
     from ..io.shape_checkpoint_writer import write_shape_vae
     from .mesh_dataset import ShapeSampleDataset
@@ -111,12 +115,13 @@ def train_vae(
                                 warmup_steps=warmup_steps, save_every=save_every, seed=seed)
     vae = starting_vae(config, init, seed)
     num_uniform = int(manifest["num_uniform"])
-    objective = VAEObjective(vae, num_uniform, kl_weight)
+    objective = VAEObjective(vae, num_uniform, kl_weight, points_per_step)
     arguments = {
         "job": "train-vae", "data_dir": str(Path(data_dir).resolve()),
         "config": dataclasses.asdict(config) if config is not None else None,
         "init": str(Path(init).resolve()) if init is not None else None,
         "kl_weight": kl_weight,
+        "points_per_step": points_per_step,
     }
     run_training(objective, dataset, out_dir, settings, arguments=arguments, device=device,
                  resume=resume, progress=progress)

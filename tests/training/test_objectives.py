@@ -11,6 +11,7 @@ from hy3d_core.training.objectives import (
     drop_conditions,
     encoder_surface,
     flow_matching_loss,
+    supervision_subset,
     vae_loss,
 )
 
@@ -124,3 +125,34 @@ def test_drop_conditions_uses_the_zero_unconditional_context():
     assert (drop_conditions(context, 1.0) == 0).all()
     with pytest.raises(ValueError, match="probability"):
         drop_conditions(context, 1.5)
+
+
+def test_supervision_subset_draws_distinct_points_with_their_own_labels():
+    points = torch.randn(2, 40, 3)
+    points[..., 0] = torch.arange(40, dtype=torch.float32)
+    occupancy = (torch.arange(40) % 3 == 0).float().expand(2, -1)
+    generator = torch.Generator().manual_seed(0)
+    kept, labels = supervision_subset(points, occupancy, 10, generator=generator)
+    assert kept.shape == (2, 10, 3) and labels.shape == (2, 10)
+    for item in range(2):
+        numbers = kept[item, :, 0].long()
+        assert len(set(numbers.tolist())) == 10
+        assert torch.equal(kept[item], points[item, numbers])
+        assert torch.equal(labels[item], occupancy[item, numbers])
+    again, _ = supervision_subset(points, occupancy, 10, generator=generator)
+    assert not torch.equal(again, kept)
+    with pytest.raises(ValueError, match="1..40"):
+        supervision_subset(points, occupancy, 41)
+
+
+def test_vae_loss_on_a_point_subset_matches_the_loss_on_those_points():
+    torch.manual_seed(0)
+    vae = ShapeVAE(CONFIG)
+    surface = _prepared_rows(2, 24, 12)
+    points, occupancy = torch.rand(2, 30, 3) * 2 - 1, (torch.rand(2, 30) > 0.5).float()
+    subset = vae_loss(vae, surface, points, occupancy, points_per_step=8,
+                      generator=torch.Generator().manual_seed(3))
+    replay = torch.Generator().manual_seed(3)
+    kept, labels = supervision_subset(points, occupancy, 8, generator=replay)
+    direct = vae_loss(vae, surface, kept, labels, generator=replay)
+    torch.testing.assert_close(subset["total"], direct["total"])
