@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     shape.set_defaults(run=command_shape)
     from .cli_texture import add_texture_arguments, command_texture
 
-    texture = commands.add_parser("texture", help="give a mesh a texture projected from its image")
+    texture = commands.add_parser("texture", help="give a mesh a texture: projected from its image, or painted by Hunyuan3D-Paint (--paint)")
     add_texture_arguments(texture)
     texture.set_defaults(run=command_texture)
     from .cli_generate import add_generate_arguments

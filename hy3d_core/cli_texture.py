@@ -1,16 +1,27 @@
-"""``python -m hy3d_core texture``: give a mesh a texture projected from its image.
+"""``python -m hy3d_core texture``: give a mesh a texture from its image.
 
-Unwraps the mesh when it has no UVs, projects the reference image as the front view
-(plus optional extra views), bakes, inpaints and saves (see ``texture/projection.py``
-for how the image is lined up with the mesh).
+Unwraps the mesh when it has no UVs, then either projects the reference image as the
+front view (plus optional extra views; see ``texture/projection.py`` for how the image
+is lined up with the mesh), or, with ``--paint``, has Hunyuan3D-Paint generate six views
+from it (``texture/paint_texturing.py``); bakes, inpaints and saves.
+
+The Paint flags are defined here once and shared with ``generate``, which is the shape
+command followed by this one's Paint route.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+if TYPE_CHECKING:
+    import torch
+
+    from .geometry.mesh import Mesh
+    from .image.prepare import PreparedImage
+    from .texture.paint_texturing import PaintSettings
+
 BACKENDS = ("auto", "torch", "nvdiffrast")
 
 
@@ -33,49 +44,83 @@ def parse_views(specs: list[str]) -> list[tuple[float, float, Path]]:
     return views
 
 
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no CUDA device")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("--device mps was asked for but torch sees no MPS device")
-    return torch.device(name)
+def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every texturing route has: texture size, UV layout and rasterizer."""
+    parser.add_argument("--texture-size", type=int, default=2048, help="texture size (64..4096; release: 2048)")
+    parser.add_argument("--atlas-resolution", type=int, default=1024,
+                        help="texels the UV charts are laid out for (xatlas)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="rasterizer: nvdiffrast on CUDA when installed, else torch")
 
 
-def command_texture(args: argparse.Namespace) -> int:
+def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """The Paint model's flags; the noise seed is ``--seed``, which the caller defines
+    (``generate`` shares it with the shape stage)."""
+    parser.add_argument("--paint", required=required, default=None,
+                        help="the hunyuan3d-paint-v2-0 folder (unet/, vae/, scheduler/, model_index.json)"
+                             + ("" if required else "; texture with Paint instead of projecting the image"))
+    parser.add_argument("--delight", default=None,
+                        help="the hunyuan3d-delight-v2-0 folder; without it the image's lighting is kept")
+    parser.add_argument("--paint-steps", type=int, default=30, help="Paint denoising steps (release: 30)")
+    parser.add_argument("--paint-guidance", type=float, default=2.0, help="Paint guidance (release: 2.0)")
+    parser.add_argument("--view-size", type=int, default=512,
+                        help="pixels per generated view, also the geometry maps' and Delight's size (release: 512)")
+
+
+def check_paint_folders(args: argparse.Namespace) -> None:
+    """Refuse missing model folders before any slow work starts."""
+    for flag, folder in (("--paint", args.paint), ("--delight", args.delight)):
+        if folder is not None and not Path(folder).is_dir():
+            raise ValueError(f"{flag} {folder} is not a folder; give the downloaded "
+                             f"hunyuan3d-{flag[2:]}-v2-0 folder of huggingface.co/tencent/Hunyuan3D-2")
+
+
+def paint_settings_from_args(args: argparse.Namespace) -> PaintSettings:
+    from .texture.paint_texturing import PaintSettings
+
+    return PaintSettings(texture_size=args.texture_size, steps=args.paint_steps, guidance=args.paint_guidance,
+                         view_size=args.view_size, seed=args.seed, atlas_resolution=args.atlas_resolution,
+                         backend=args.backend)
+
+
+def paint_with_args(
+    args: argparse.Namespace, mesh: Mesh, reference: PreparedImage, device: torch.device, dtype: torch.dtype
+) -> Mesh:
+    """Load Paint (and Delight when asked for) and texture ``mesh`` from ``reference``
+    (a prepared image), drawing a progress bar per stage on stderr."""
+    from .__main__ import StderrBar
+    from .io.paint_checkpoints import load_paint_model
+    from .sampling.progress import Progress
+    from .texture.delight import load_delight_pipeline
+    from .texture.paint_texturing import paint_texture
+
+    paint_model = load_paint_model(args.paint, device=device, dtype=dtype)
+    delight = None if args.delight is None else load_delight_pipeline(args.delight, device=device, dtype=dtype)
+    return paint_texture(
+        mesh, reference.rgb, reference.mask, paint_model, paint_settings_from_args(args),
+        delight_pipeline=delight, device=device, progress_for=lambda stage: Progress(StderrBar(stage)),
+    )
+
+
+def _project(
+    args: argparse.Namespace,
+    mesh: Mesh,
+    reference: PreparedImage,
+    views: list[tuple[float, float, Path]],
+    device: torch.device,
+) -> tuple[Mesh, str, list[str]]:
+    """The projection route: the mesh textured from the image(s), what to say about the
+    result, and warnings."""
     import numpy as np
 
     from .__main__ import StderrBar, load_image_rgba
-    from .io.mesh_files import SAVE_FORMATS, load_mesh, save_mesh
     from .sampling.progress import Progress
     from .texture.projection import project_texture_detailed
-    from .texture.uv_unwrap import UnwrapOptions, unwrap_uv_detailed
 
-    out = Path(args.out)
-    if out.suffix.lower() not in SAVE_FORMATS:
-        raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    extra = parse_views(args.views or [])
-    device = _device(args.device)
-    mesh = load_mesh(args.mesh)
-    reference = load_image_rgba(args.image, background=args.background)
     extra_views = []
-    for azimuth, elevation, path in extra:
+    for azimuth, elevation, path in views:
         prepared = load_image_rgba(path, background=args.background)
         extra_views.append((np.dstack([prepared.rgb, prepared.mask]), azimuth, elevation))
-    if mesh.uvs is None or args.new_uvs:
-        try:
-            options = UnwrapOptions(resolution=args.atlas_resolution)
-            unwrap = unwrap_uv_detailed(mesh, options=options)
-        except ModuleNotFoundError as error:
-            raise ValueError(str(error)) from None
-        mesh = unwrap.mesh
-        print(f"unwrapped UVs: {unwrap.chart_count} charts, "
-              f"{unwrap.utilization:.0%} of the atlas used")
     result = project_texture_detailed(
         mesh,
         np.dstack([reference.rgb, reference.mask]),
@@ -86,36 +131,79 @@ def command_texture(args: argparse.Namespace) -> int:
         device=device,
         progress=Progress(StderrBar("baking")),
     )
-    save_mesh(result.mesh, out, overwrite=args.overwrite)
     fits = ", ".join(f"{iou:.2f}" for iou in result.silhouette_iou)
-    print(
-        f"wrote {out} ({len(result.mesh.vertices)} vertices, {len(result.mesh.faces)} faces, "
-        f"{args.texture_size}x{args.texture_size} texture, {result.bake.coverage:.0%} of it "
-        f"seen by the images, silhouette fit {fits})"
-    )
+    summary = f"{result.bake.coverage:.0%} of it seen by the images, silhouette fit {fits}"
+    warnings = []
     if min(result.silhouette_iou) < 0.8:
-        print("warning: an image's silhouette does not match the mesh's (IoU below 0.8); "
-              "the mesh may not face +z with +y up as the shape stage outputs it")
+        warnings.append("an image's silhouette does not match the mesh's (IoU below 0.8); "
+                        "the mesh may not face +z with +y up as the shape stage outputs it")
+    return result.mesh, summary, warnings
+
+
+def command_texture(args: argparse.Namespace) -> int:
+    from .__main__ import _device_and_dtype, load_image_rgba
+    from .io.mesh_files import SAVE_FORMATS, load_mesh, save_mesh
+    from .texture.uv_unwrap import UnwrapOptions, unwrap_uv_detailed
+
+    out = Path(args.out)
+    if out.suffix.lower() not in SAVE_FORMATS:
+        raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    views = parse_views(args.views or [])
+    if args.paint is None:
+        if args.delight is not None:
+            raise ValueError("--delight de-lights the image for Paint; give --paint too, or drop --delight")
+    else:
+        if args.views:
+            raise ValueError("--views are for projection; Paint generates its own six views from the one "
+                             "--image, so drop --views or --paint")
+        check_paint_folders(args)
+    device, dtype = _device_and_dtype(args.device, args.dtype)
+    mesh = load_mesh(args.mesh)
+    reference = load_image_rgba(args.image, background=args.background)
+    if mesh.uvs is None or args.new_uvs:
+        try:
+            unwrap = unwrap_uv_detailed(mesh, options=UnwrapOptions(resolution=args.atlas_resolution))
+        except ModuleNotFoundError as error:
+            raise ValueError(str(error)) from None
+        mesh = unwrap.mesh
+        print(f"unwrapped UVs: {unwrap.chart_count} charts, "
+              f"{unwrap.utilization:.0%} of the atlas used")
+    if args.paint is None:
+        textured, summary, warnings = _project(args, mesh, reference, views, device)
+    else:
+        textured = paint_with_args(args, mesh, reference, device, dtype)
+        summary = "painted by Hunyuan3D-Paint from six views" + (", image de-lit" if args.delight else "")
+        warnings = []
+    save_mesh(textured, out, overwrite=args.overwrite)
+    print(f"wrote {out} ({len(textured.vertices)} vertices, {len(textured.faces)} faces, "
+          f"{args.texture_size}x{args.texture_size} texture, {summary})")
+    for warning in warnings:
+        print(f"warning: {warning}")
     return 0
 
 
 def add_texture_arguments(parser: argparse.ArgumentParser) -> None:
+    from .__main__ import DEVICES, DTYPES
+
     parser.add_argument("--mesh", required=True, help="input mesh (.glb, .gltf, .obj, .ply, .stl)")
     parser.add_argument("--image", required=True,
                         help="reference image of the front (RGBA cut-out, or any image)")
     parser.add_argument("--out", required=True, help="output mesh: .glb, .obj or .ply")
     parser.add_argument("--views", action="append", metavar="AZ:EL=IMG,...",
-                        help="extra views with their camera angles in degrees, e.g. 180:0=back.png")
-    parser.add_argument("--texture-size", type=int, default=2048, help="texture size (64..4096)")
+                        help="extra views with their camera angles in degrees, e.g. 180:0=back.png "
+                             "(projection only)")
     parser.add_argument("--render-size", type=int, default=2048,
-                        help="size the images are projected at (release: 2048)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="rasterizer: nvdiffrast on CUDA when installed, else torch")
+                        help="size the images are projected at (projection only; release: 2048)")
+    add_baking_arguments(parser)
+    add_paint_arguments(parser, required=False)
+    parser.add_argument("--seed", type=int, default=0, help="Paint's noise seed (with --paint)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--dtype", choices=DTYPES, default="auto",
+                        help="Paint's dtype; auto: float16 on a GPU, float32 on the CPU")
     parser.add_argument("--background", default="auto",
                         help="background removal for images without alpha (as for shape)")
     parser.add_argument("--new-uvs", action="store_true",
                         help="unwrap again even when the mesh has UVs")
-    parser.add_argument("--atlas-resolution", type=int, default=1024,
-                        help="texels the UV charts are laid out for (xatlas)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -3,6 +3,8 @@
 Same frame as the geometry maps and baking (``normalize_for_render`` with the release's
 scale factor, images in the rasterizer's row order, which is the upright picture for
 the released cameras), texture sampled bilinearly at the interpolated UVs.
+``render_preview`` lays a few such views side by side for pictures, and shades a mesh
+that has no texture so it can be pictured too.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import torch
 import torch.nn.functional as F
 
 from ..geometry.mesh import Mesh
-from ..render.cameras import CameraSet
+from ..render.cameras import CameraSet, orbit_cameras
+from ..render.geometry_maps import render_geometry_maps
 from ..render.normalization import RELEASED_SCALE_FACTOR, normalize_for_render
 from ..render.rasterizer import get_rasterizer, interpolate
 from .surface_topology import check_texturable_mesh
+
+PREVIEW_GREY = 0.85
+PREVIEW_AMBIENT = 0.3
 
 
 def sample_texture(texture: torch.Tensor, uvs: torch.Tensor) -> torch.Tensor:
@@ -60,3 +66,46 @@ def render_textured(
         images[view, covered] = sample_texture(texture, pixel_uvs)
         masks[view] = covered
     return images.view(len(cameras), height, width, 3), masks.view(len(cameras), height, width)
+
+
+def render_preview(
+    mesh: Mesh,
+    views: int = 4,
+    size: int = 512,
+    *,
+    elevation: float = 15.0,
+    backend: str = "auto",
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """``views`` pictures of ``mesh`` from azimuths evenly around it, side by side on
+    white: ``[size, views * size, 3]`` uint8, for README pictures and quick looks.
+
+    A textured mesh shows its texture unlit (what baking put there); a mesh without one
+    is grey, lit from the camera, so its shape reads. ``elevation`` is in the release's
+    orbit convention (``cameras.py``).
+    """
+    if views < 1 or size < 8:
+        raise ValueError(f"Need at least one view of at least 8 pixels, got views={views}, size={size}.")
+    if mesh.is_empty:
+        raise ValueError("The mesh has no faces, so there is nothing to render; check the input mesh.")
+    cameras = orbit_cameras([360.0 * view / views for view in range(views)], [elevation] * views)
+    if mesh.texture is not None:
+        images, _ = render_textured(mesh, cameras, size, backend=backend, device=device)
+    else:
+        images = _render_shaded(mesh, cameras, size, backend, torch.device(device))
+    strip = images.clamp(0, 1).permute(1, 0, 2, 3).reshape(size, views * size, 3)
+    return (strip * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def _render_shaded(mesh: Mesh, cameras: CameraSet, size: int, backend: str, device: torch.device) -> torch.Tensor:
+    """Grey ``ambient + diffuse * |n . view|`` with the smooth normals of the geometry
+    maps; the absolute value because those normals point inward for an outward-wound
+    mesh (see ``geometry_maps.py``) and a preview should not depend on winding."""
+    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices).to(device))
+    maps = render_geometry_maps(vertices, torch.from_numpy(mesh.faces).to(device), cameras, size,
+                                get_rasterizer(backend, device))
+    normals = F.normalize(maps.normal * 2 - 1, dim=-1)
+    view_axes = cameras.world_to_camera[:, 2, :3].to(normals)
+    facing = (normals * view_axes[:, None, None]).sum(-1).abs()
+    grey = PREVIEW_GREY * (PREVIEW_AMBIENT + (1 - PREVIEW_AMBIENT) * facing)
+    return torch.where(maps.mask[..., None], grey[..., None], torch.ones_like(normals))
