@@ -118,9 +118,15 @@ def load_image_rgba(path: str | Path, *, background: str = "auto"):
     return prepare_image(cut_out)
 
 
+def _given(value, default):
+    """A flag's value, or the model's default when the flag was left out (None)."""
+    return default if value is None else value
+
+
 def shape_mesh_from_args(args: argparse.Namespace, prepared, device, dtype):
     """The shape stage as the ``shape`` and ``generate`` commands run it: load, sample
     (optionally saving the latents), decode, extract and clean up one mesh."""
+    from .demo import demo_model_dir, is_demo_model, shape_defaults_for
     from .io.atomic_files import save_tensor
     from .io.shape_checkpoints import load_shape_model
     from .pipelines import (
@@ -133,19 +139,28 @@ def shape_mesh_from_args(args: argparse.Namespace, prepared, device, dtype):
         sample_latents,
     )
 
+    model_path = args.model if args.model is not None else demo_model_dir()
+    defaults = shape_defaults_for(model_path)
+    decoder = _given(args.decoder, defaults.decoder)
+    max_faces = _given(args.max_faces, defaults.max_faces)
     sampling = SamplingSettings(
-        steps=args.steps, guidance=args.guidance, seed=args.seed, skip_last_call=True
+        steps=_given(args.steps, defaults.steps), guidance=_given(args.guidance, defaults.guidance),
+        seed=args.seed, skip_last_call=True,
     )
     volume = VolumeSettings(
-        decoder=args.decoder, octree_resolution=args.octree_resolution, num_chunks=args.num_chunks
+        decoder=decoder, octree_resolution=_given(args.octree_resolution, defaults.octree_resolution),
+        num_chunks=args.num_chunks,
     )
     surface = SurfaceSettings(
         mc_level=args.mc_level, postprocess=not args.no_postprocess,
-        max_faces=args.max_faces if args.max_faces > 0 else None,
+        max_faces=max_faces if max_faces > 0 else None,
     )
-    model = load_shape_model(args.model, device=device, dtype=dtype)
+    if is_demo_model(model_path):
+        print("using the demo model shipped with the pack (it knows only simple procedural "
+              "shapes; pass --model for Hunyuan3D 2.0's weights)", file=sys.stderr)
+    model = load_shape_model(model_path, device=device, dtype=dtype)
     if model.configs.multiview:
-        raise ValueError(f"{args.model} is a multi-view model; this command takes one image")
+        raise ValueError(f"{model_path} is a multi-view model; this command takes one image")
     context = encode_images(model.conditioner, prepared.tensor)
     latents = sample_latents(
         model.dit, context, model.configs.num_latents, sampling, Progress(StderrBar("sampling"))
@@ -153,7 +168,7 @@ def shape_mesh_from_args(args: argparse.Namespace, prepared, device, dtype):
     if args.save_latents is not None:
         save_tensor(latents, args.save_latents, overwrite=args.overwrite)
     grid = decode_volume(
-        model.vae, latents, volume, Progress(StderrBar(f"decoding ({args.decoder})")),
+        model.vae, latents, volume, Progress(StderrBar(f"decoding ({decoder})")),
         surface_level=args.mc_level,
     )
     return grid_to_meshes(grid, surface, volume.bounds)[0]
@@ -177,15 +192,20 @@ def command_shape(args: argparse.Namespace) -> int:
 
 
 def _add_shape_arguments(shape: argparse.ArgumentParser) -> None:
-    shape.add_argument("--model", required=True, help="shape checkpoint: official folder or single file")
+    shape.add_argument("--model", default=None,
+                       help="shape checkpoint: official folder or single file (default: the demo "
+                            "model shipped with the pack, which knows only simple procedural shapes)")
     shape.add_argument("--image", required=True, help="input image (RGBA cut-out, or any image)")
     shape.add_argument("--out", required=True, help="output mesh: .glb, .obj or .ply")
-    shape.add_argument("--steps", type=int, default=50, help="sampling steps (release: 50)")
-    shape.add_argument("--guidance", type=float, default=5.0, help="guidance scale (release: 5.0)")
+    shape.add_argument("--steps", type=int, default=None, help="sampling steps (release: 50; demo model: 30)")
+    shape.add_argument("--guidance", type=float, default=None,
+                       help="guidance scale (release: 5.0; demo model: 3.0)")
     shape.add_argument("--seed", type=int, default=0, help="noise seed")
-    shape.add_argument("--octree-resolution", type=int, default=384, help="grid resolution (release: 384)")
+    shape.add_argument("--octree-resolution", type=int, default=None,
+                       help="grid resolution (release: 384; demo model: 128)")
     shape.add_argument("--num-chunks", type=int, default=8000, help="points per decoder call")
-    shape.add_argument("--decoder", choices=("dense", "hierarchical", "flashvdm"), default="dense")
+    shape.add_argument("--decoder", choices=("dense", "hierarchical", "flashvdm"), default=None,
+                       help="volume decoding (release: dense; demo model: hierarchical)")
     shape.add_argument("--mc-level", type=float, default=0.0, help="marching cubes level")
     shape.add_argument("--background", default="auto",
                        help="background removal for images without alpha: auto, classical, "
@@ -197,7 +217,8 @@ def _add_shape_arguments(shape: argparse.ArgumentParser) -> None:
                        help="also write the final latents [B, num_latents, 64] (torch file)")
     shape.add_argument("--no-postprocess", action="store_true",
                        help="skip floater/degenerate removal and face reduction")
-    shape.add_argument("--max-faces", type=int, default=40000, help="face budget (0: no reduction)")
+    shape.add_argument("--max-faces", type=int, default=None,
+                       help="face budget, 0: no reduction (release: 40000; demo model: 20000)")
     shape.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
@@ -217,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     texture.set_defaults(run=command_texture)
     from .cli_generate import add_generate_arguments
 
-    add_generate_arguments(commands.add_parser("generate", help="image to textured mesh: shape, then Paint"))
+    add_generate_arguments(commands.add_parser("generate", help="image to textured mesh: shape, then Paint (--paint) or projection"))
     from .cli_prepare import add_prepare_arguments, command_prepare
 
     prepare = commands.add_parser("prepare-data", help="a training dataset from a folder of meshes")

@@ -1,8 +1,10 @@
 """``python -m hy3d_core generate``: one image to a textured asset, the whole Hunyuan3D 2.0 job.
 
-Shape as the ``shape`` command makes it, then the ``texture --paint`` route on that mesh
-(``texture/paint_texturing.py``). The shape model is dropped before Paint is loaded, so
-both never occupy the GPU at once.
+Shape as the ``shape`` command makes it, then the ``texture`` command's route on that
+mesh: Hunyuan3D-Paint with ``--paint`` (``texture/paint_texturing.py``), otherwise the
+image projected onto the mesh, which needs no texture weights. With neither ``--model``
+nor ``--paint`` it runs entirely on what ships with the pack (the demo model). The shape
+model is dropped before Paint is loaded, so both never occupy the GPU at once.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def command_generate(args: argparse.Namespace) -> int:
     import torch
 
     from .__main__ import _device_and_dtype, load_image_rgba
-    from .cli_texture import check_paint_folders, paint_with_args
+    from .cli_texture import check_paint_folders, paint_with_args, project_with_args, unwrap_with_args
     from .io.mesh_files import save_mesh
 
     out = Path(args.out)
@@ -49,20 +51,26 @@ def command_generate(args: argparse.Namespace) -> int:
     print(f"shape: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces")
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    textured = paint_with_args(args, mesh, prepared, device, dtype)
+    if args.paint is not None:
+        textured = paint_with_args(args, mesh, prepared, device, dtype)
+        summary = "painted by Hunyuan3D-Paint"
+    else:
+        textured, summary, _ = project_with_args(args, unwrap_with_args(args, mesh), prepared, [], device)
+        summary = "image projected, " + summary
     save_mesh(textured, out, overwrite=args.overwrite)
     print(f"wrote {out} ({len(textured.vertices)} vertices, {len(textured.faces)} faces, "
-          f"{args.texture_size}x{args.texture_size} texture)")
+          f"{args.texture_size}x{args.texture_size} texture, {summary})")
     return 0
 
 
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``shape`` command's arguments plus the ``texture`` command's Paint ones; the
+    """The ``shape`` command's arguments plus the ``texture`` command's texturing ones; the
     parser runs ``command_generate``."""
     from .__main__ import _add_shape_arguments
-    from .cli_texture import add_baking_arguments, add_paint_arguments
+    from .cli_texture import add_baking_arguments, add_paint_arguments, add_projection_arguments
 
     _add_shape_arguments(parser)
     parser.set_defaults(run=command_generate)
-    add_paint_arguments(parser, required=True)
+    add_paint_arguments(parser, required=False)
+    add_projection_arguments(parser)
     add_baking_arguments(parser)

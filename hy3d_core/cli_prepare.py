@@ -15,6 +15,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for shapes and samples")
     parser.add_argument("--views", type=int, default=4, help="conditioning renders per shape")
     parser.add_argument("--image-size", type=int, default=256, help="render size in pixels")
+    parser.add_argument("--random-colours", action="store_true",
+                        help="give each conditioning render its own random colour (default: grey)")
     parser.add_argument("--num-surface", type=int, default=8192,
                         help="uniform surface samples per shape (as many sharp-edge ones)")
     parser.add_argument("--num-points", type=int, default=8192,
@@ -36,7 +38,8 @@ def command_prepare(args: argparse.Namespace) -> int:
     out = prepare_mesh_dataset(
         sources, args.out, num_uniform=args.num_surface, num_sharp=args.num_surface,
         num_volume=args.num_points, num_near=args.num_points, views_per_shape=args.views,
-        image_size=args.image_size, seed=args.seed, overwrite=args.overwrite,
+        image_size=args.image_size, random_colours=args.random_colours, seed=args.seed,
+        overwrite=args.overwrite,
         progress=Progress(StderrBar("preparing shapes")),
     )
     print(f"wrote {out}")

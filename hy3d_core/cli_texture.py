@@ -53,6 +53,12 @@ def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rasterizer: nvdiffrast on CUDA when installed, else torch")
 
 
+def add_projection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the projection route only."""
+    parser.add_argument("--render-size", type=int, default=2048,
+                        help="size the images are projected at (projection only; release: 2048)")
+
+
 def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
     """The Paint model's flags; the noise seed is ``--seed``, which the caller defines
     (``generate`` shares it with the shape stage)."""
@@ -68,7 +74,9 @@ def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
 
 
 def check_paint_folders(args: argparse.Namespace) -> None:
-    """Refuse missing model folders before any slow work starts."""
+    """Refuse missing model folders, and Delight without Paint, before any slow work starts."""
+    if args.paint is None and args.delight is not None:
+        raise ValueError("--delight de-lights the image for Paint; give --paint too, or drop --delight")
     for flag, folder in (("--paint", args.paint), ("--delight", args.delight)):
         if folder is not None and not Path(folder).is_dir():
             raise ValueError(f"{flag} {folder} is not a folder; give the downloaded "
@@ -102,15 +110,29 @@ def paint_with_args(
     )
 
 
-def _project(
+def unwrap_with_args(args: argparse.Namespace, mesh: Mesh, *, again: bool = False) -> Mesh:
+    """``mesh`` with UVs: its own unless it has none or ``again``, else an xatlas layout."""
+    from .texture.uv_unwrap import UnwrapOptions, unwrap_uv_detailed
+
+    if mesh.uvs is not None and not again:
+        return mesh
+    try:
+        unwrap = unwrap_uv_detailed(mesh, options=UnwrapOptions(resolution=args.atlas_resolution))
+    except ModuleNotFoundError as error:
+        raise ValueError(str(error)) from None
+    print(f"unwrapped UVs: {unwrap.chart_count} charts, {unwrap.utilization:.0%} of the atlas used")
+    return unwrap.mesh
+
+
+def project_with_args(
     args: argparse.Namespace,
     mesh: Mesh,
     reference: PreparedImage,
     views: list[tuple[float, float, Path]],
     device: torch.device,
 ) -> tuple[Mesh, str, list[str]]:
-    """The projection route: the mesh textured from the image(s), what to say about the
-    result, and warnings."""
+    """The projection route (``mesh`` has UVs): the mesh textured from the image(s), what
+    to say about the result, and warnings."""
     import numpy as np
 
     from .__main__ import StderrBar, load_image_rgba
@@ -143,7 +165,6 @@ def _project(
 def command_texture(args: argparse.Namespace) -> int:
     from .__main__ import _device_and_dtype, load_image_rgba
     from .io.mesh_files import SAVE_FORMATS, load_mesh, save_mesh
-    from .texture.uv_unwrap import UnwrapOptions, unwrap_uv_detailed
 
     out = Path(args.out)
     if out.suffix.lower() not in SAVE_FORMATS:
@@ -151,27 +172,16 @@ def command_texture(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     views = parse_views(args.views or [])
-    if args.paint is None:
-        if args.delight is not None:
-            raise ValueError("--delight de-lights the image for Paint; give --paint too, or drop --delight")
-    else:
-        if args.views:
-            raise ValueError("--views are for projection; Paint generates its own six views from the one "
-                             "--image, so drop --views or --paint")
-        check_paint_folders(args)
+    check_paint_folders(args)
+    if args.paint is not None and args.views:
+        raise ValueError("--views are for projection; Paint generates its own six views from the one "
+                         "--image, so drop --views or --paint")
     device, dtype = _device_and_dtype(args.device, args.dtype)
     mesh = load_mesh(args.mesh)
     reference = load_image_rgba(args.image, background=args.background)
-    if mesh.uvs is None or args.new_uvs:
-        try:
-            unwrap = unwrap_uv_detailed(mesh, options=UnwrapOptions(resolution=args.atlas_resolution))
-        except ModuleNotFoundError as error:
-            raise ValueError(str(error)) from None
-        mesh = unwrap.mesh
-        print(f"unwrapped UVs: {unwrap.chart_count} charts, "
-              f"{unwrap.utilization:.0%} of the atlas used")
+    mesh = unwrap_with_args(args, mesh, again=args.new_uvs)
     if args.paint is None:
-        textured, summary, warnings = _project(args, mesh, reference, views, device)
+        textured, summary, warnings = project_with_args(args, mesh, reference, views, device)
     else:
         textured = paint_with_args(args, mesh, reference, device, dtype)
         summary = "painted by Hunyuan3D-Paint from six views" + (", image de-lit" if args.delight else "")
@@ -194,8 +204,7 @@ def add_texture_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", action="append", metavar="AZ:EL=IMG,...",
                         help="extra views with their camera angles in degrees, e.g. 180:0=back.png "
                              "(projection only)")
-    parser.add_argument("--render-size", type=int, default=2048,
-                        help="size the images are projected at (projection only; release: 2048)")
+    add_projection_arguments(parser)
     add_baking_arguments(parser)
     add_paint_arguments(parser, required=False)
     parser.add_argument("--seed", type=int, default=0, help="Paint's noise seed (with --paint)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..hy3d_core.demo import DEMO_MODEL_DIR
 from .comfy_runtime import model_roots
 
 OWN_KIND = "hunyuan3d"
@@ -20,6 +21,9 @@ SHARED_NAME_MARKERS = ("hunyuan3d", "hy3d")
 _MAX_DEPTH = 3
 
 NO_MODEL_FOUND = "(no Hunyuan3D model found)"
+# Listed after the user's own models: the small model that ships with the pack, so a
+# workflow runs before any download (it knows only simple procedural shapes).
+DEMO_CHOICE = "demo model (ships with the pack; simple shapes only)"
 WHERE_MODELS_GO = (
     "Put an official folder such as hunyuan3d-dit-v2-0/ (config.yaml + model.fp16.safetensors "
     "from huggingface.co/tencent/Hunyuan3D-2) in models/hunyuan3d/, or ComfyUI's single file "
@@ -83,10 +87,15 @@ def _is_vae_only(name: str) -> bool:
     return "vae" in tokens and "dit" not in tokens
 
 
+def _demo_choices() -> list[str]:
+    return [DEMO_CHOICE] if (DEMO_MODEL_DIR / "config.yaml").is_file() else []
+
+
 def shape_model_choices() -> list[str]:
-    """Everything but standalone VAEs, the release's dit-v2-0 folder first when present."""
+    """Everything but standalone VAEs, the release's dit-v2-0 folder first when present,
+    the shipped demo model last."""
     names = [name for name in available_checkpoints() if not _is_vae_only(name)]
-    return _with_preferred_first(names, "hunyuan3d-dit-v2-0")
+    return _with_preferred_first(names + _demo_choices(), "hunyuan3d-dit-v2-0")
 
 
 def shape_vae_choices() -> list[str]:
@@ -108,6 +117,8 @@ def resolve_checkpoint(name: str) -> Path:
     searched = ", ".join(roots) if roots else "no model folder (outside ComfyUI, set HY3D_MODELS_DIR)"
     if name == NO_MODEL_FOUND:
         raise FileNotFoundError(f"No Hunyuan3D model was found in {searched}. {WHERE_MODELS_GO}")
+    if name == DEMO_CHOICE and _demo_choices():
+        return DEMO_MODEL_DIR
     found = available_checkpoints()
     if name not in found:
         raise FileNotFoundError(f"{name!r} is not in {searched} (any more?). {WHERE_MODELS_GO}")

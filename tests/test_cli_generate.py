@@ -1,4 +1,5 @@
-"""``python -m hy3d_core generate`` end to end on tiny shape, Paint and Delight folders."""
+"""``python -m hy3d_core generate`` end to end on tiny shape, Paint and Delight folders, and
+without Paint (the image projected instead)."""
 
 import argparse
 
@@ -35,12 +36,13 @@ def setup(tmp_path_factory):
     return root, shape, paint, delight, image, level
 
 
-def _generate(setup, out, *extra):
-    root, shape, paint, _, image, level = setup
+def _generate(setup, out, *extra, paint=True):
+    root, shape, paint_folder, _, image, level = setup
     parser = argparse.ArgumentParser()
     add_generate_arguments(parser)
     args = parser.parse_args([
-        "--model", str(shape), "--paint", str(paint), "--image", str(image), "--out", str(out),
+        "--model", str(shape), *(["--paint", str(paint_folder)] if paint else []),
+        "--image", str(image), "--out", str(out),
         "--steps", "2", "--seed", str(SEED), "--octree-resolution", "16", "--mc-level", f"{level}",
         "--texture-size", "64", "--paint-steps", "2", "--view-size", str(TINY_VIEW_SIZE),
         "--atlas-resolution", "128", "--device", "cpu", *extra,
@@ -69,4 +71,23 @@ def test_refuses_a_missing_paint_folder_before_any_work(setup):
     out = setup[0] / "never.glb"
     with pytest.raises(ValueError, match="hunyuan3d-paint-v2-0 folder of huggingface.co/tencent/Hunyuan3D-2"):
         _generate(setup, out, "--paint", str(setup[0] / "missing"))
+    assert not out.exists()
+
+
+def test_without_paint_projects_the_image(setup, capsys):
+    out = setup[0] / "projected.glb"
+    assert _generate(setup, out, "--render-size", "64", paint=False) == 0
+    loaded = trimesh.load(out, force="mesh")
+    assert len(loaded.faces) > 0 and loaded.visual.uv.shape == (len(loaded.vertices), 2)
+    texture = np.asarray(loaded.visual.material.baseColorTexture.convert("RGB"))
+    assert texture.shape == (64, 64, 3)
+    captured = capsys.readouterr()
+    assert "painting views" not in captured.err and "baking" in captured.err
+    assert "image projected" in captured.out
+
+
+def test_refuses_delight_without_paint(setup):
+    out = setup[0] / "never_delit.glb"
+    with pytest.raises(ValueError, match="give --paint too"):
+        _generate(setup, out, "--delight", str(setup[3]), paint=False)
     assert not out.exists()

@@ -30,6 +30,8 @@ DIFFUSE = 0.65
 _LIGHT_IN_CAMERA = np.array([-0.4, -0.6, 0.7]) / np.linalg.norm([-0.4, -0.6, 0.7])
 
 
+DEFAULT_COLOUR = (0.8, 0.8, 0.8)
+
 def _face_normals(mesh: Mesh) -> torch.Tensor:
     corners = torch.from_numpy(mesh.vertices.astype(np.float64))[torch.from_numpy(mesh.faces)]
     cross = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
@@ -46,7 +48,7 @@ def _check_options(size: int, colour: Sequence[float]) -> np.ndarray:
 
 
 def render_condition_images(mesh: Mesh, poses: Sequence[tuple[float, float]], *,
-                            size: int = 512, colour: Sequence[float] = (0.8, 0.8, 0.8)
+                            size: int = 512, colour: Sequence[float] = DEFAULT_COLOUR
                             ) -> list[np.ndarray]:
     """``render_condition_image`` for several ``(azimuth, elevation)`` poses at once
     (the mesh is prepared and rasterized once for all of them)."""
@@ -78,7 +80,7 @@ def render_condition_images(mesh: Mesh, poses: Sequence[tuple[float, float]], *,
 
 
 def render_condition_image(mesh: Mesh, *, azimuth: float, elevation: float, size: int = 512,
-                           colour: Sequence[float] = (0.8, 0.8, 0.8)) -> np.ndarray:
+                           colour: Sequence[float] = DEFAULT_COLOUR) -> np.ndarray:
     """``[size, size, 4]`` RGBA uint8 of ``mesh`` (faces wound outward) seen from the
     orbit pose ``(azimuth, elevation)`` in degrees, orthographic, filling the release's
     render frame (the mesh is centred and scaled as the texture stage does)."""

@@ -38,7 +38,7 @@ from ..geometry.surface_sampling import sample_surface, surface_point_cloud
 from ..io.atomic_files import write_files_atomically
 from ..io.mesh_files import LOAD_FORMATS, load_mesh
 from ..sampling.progress import Progress
-from .condition_renders import render_condition_images
+from .condition_renders import DEFAULT_COLOUR, render_condition_images
 from .procedural_shapes import ProceduralShape
 from .watertight import watertight_solid
 
@@ -47,6 +47,8 @@ MANIFEST_VERSION = 1
 SUPERVISION_BOUND = 1.05
 WATERTIGHT_RESOLUTION = 128
 _WRITTEN = (MANIFEST_NAME, "samples", "images")
+# Per-channel range of the random view colours: neither black nor white on the white ground.
+RANDOM_COLOUR_RANGE = (0.2, 0.95)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +130,7 @@ def _npz(**arrays: np.ndarray) -> bytes:
 def _prepare_shape(source: _Source, out_dir: Path, rng: np.random.Generator, *,
                    num_uniform: int, num_sharp: int, num_volume: int, num_near: int,
                    near_sigmas: Sequence[float], views: int, azimuth_range, elevation_range,
-                   image_size: int) -> dict:
+                   image_size: int, random_colours: bool) -> dict:
     normalized, transform = normalize_mesh(source.mesh, bound=RELEASED_ENCODER_BOUND)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -140,12 +142,17 @@ def _prepare_shape(source: _Source, out_dir: Path, rng: np.random.Generator, *,
              _npz(surface=surface, points=points, occupancy=occupancy)}
     poses = [(round(float(rng.uniform(*azimuth_range)), 3),
               round(float(rng.uniform(*elevation_range)), 3)) for _ in range(views)]
-    renders = render_condition_images(normalized, poses, size=image_size)
+    # Drawn after everything else, so the samples do not depend on the colour option.
+    colours = (rng.uniform(*RANDOM_COLOUR_RANGE, size=(views, 3)).round(3) if random_colours
+               else np.tile(DEFAULT_COLOUR, (views, 1)))
     images = []
-    for view, ((azimuth, elevation), render) in enumerate(zip(poses, renders)):
+    for view, ((azimuth, elevation), colour) in enumerate(zip(poses, colours)):
+        render = render_condition_images(normalized, [(azimuth, elevation)], size=image_size,
+                                         colour=tuple(colour))[0]
         relative = f"images/{source.name}_{view}.png"
         files[out_dir / relative] = _png(render)
-        images.append({"file": relative, "azimuth": azimuth, "elevation": elevation})
+        images.append({"file": relative, "azimuth": azimuth, "elevation": elevation,
+                       "colour": [float(c) for c in colour]})
     write_files_atomically(files)
     return {"name": source.name, "family": source.family, "params": source.params,
             "images": images, "sharp_edges": not any("no sharp edge" in str(w.message) for w in caught)}
@@ -192,6 +199,7 @@ def prepare_mesh_dataset(
     azimuth_range: Sequence[float] = (-30.0, 30.0),
     elevation_range: Sequence[float] = (-10.0, 30.0),
     image_size: int = 256,
+    random_colours: bool = False,
     seed: int = 0,
     watertight_resolution: int = WATERTIGHT_RESOLUTION,
     overwrite: bool = False,
@@ -203,7 +211,8 @@ def prepare_mesh_dataset(
     Supervision points: ``num_volume`` uniform in ``[-1.05, 1.05]^3`` and ``num_near``
     surface points moved by gaussian offsets, split equally among ``near_sigmas``. Views
     are drawn uniformly from the azimuth and elevation ranges (degrees; 0, 0 is the
-    front). User meshes are made watertight on a grid of ``watertight_resolution`` voxels
+    front). Views are grey unless ``random_colours``, which gives each view its own
+    colour, so a model conditioned on them learns shape, not one shade. User meshes are made watertight on a grid of ``watertight_resolution`` voxels
     along their longest side (see ``watertight.py``). A non-empty ``out_dir`` is refused unless ``overwrite``, which replaces the
     manifest, samples and images there. The manifest is written last, so an interrupted
     run leaves no folder that looks complete.
@@ -241,13 +250,15 @@ def prepare_mesh_dataset(
             build(), out_dir, rng, num_uniform=num_uniform, num_sharp=num_sharp,
             num_volume=num_volume, num_near=num_near, near_sigmas=near_sigmas,
             views=views_per_shape, azimuth_range=azimuth_range,
-            elevation_range=elevation_range, image_size=image_size))
+            elevation_range=elevation_range, image_size=image_size,
+            random_colours=random_colours))
         if progress is not None:
             progress.step(index + 1, len(make))
     manifest = {"version": MANIFEST_VERSION, "shapes": entries, "num_uniform": num_uniform,
                 "num_sharp": num_sharp, "num_volume": num_volume, "num_near": num_near,
                 "near_sigmas": [float(s) for s in near_sigmas], "bound": SUPERVISION_BOUND,
                 "normalization_bound": RELEASED_ENCODER_BOUND, "image_size": image_size,
+                "random_colours": random_colours,
                 "seed": seed}
     write_files_atomically({out_dir / MANIFEST_NAME:
                             json.dumps(manifest, indent=1).encode("utf-8")})

@@ -93,6 +93,29 @@ def test_the_seed_fixes_the_output(shapes, prepared, tmp_path):
                               np.load(other / "samples" / "box_0000.npz")["points"])
 
 
+def test_random_colours_change_the_renders_and_nothing_else(shapes, prepared, tmp_path):
+    coloured = prepare_mesh_dataset(shapes, tmp_path / "coloured", seed=1, random_colours=True,
+                                    **COUNTS)
+    grey_entries = json.loads((prepared / "manifest.json").read_text())["shapes"]
+    entries = json.loads((coloured / "manifest.json").read_text())["shapes"]
+    colours = {tuple(image["colour"]) for entry in entries for image in entry["images"]}
+    assert len(colours) == 4
+    for grey, entry in zip(grey_entries, entries):
+        name = entry["name"]
+        for key in ("surface", "points", "occupancy"):
+            assert np.array_equal(np.load(prepared / "samples" / f"{name}.npz")[key],
+                                  np.load(coloured / "samples" / f"{name}.npz")[key])
+        for grey_image, image in zip(grey["images"], entry["images"]):
+            assert (grey_image["azimuth"], grey_image["elevation"]) == (image["azimuth"], image["elevation"])
+            before = np.asarray(Image.open(prepared / grey_image["file"]))
+            after = np.asarray(Image.open(coloured / image["file"]))
+            assert np.array_equal(before[..., 3], after[..., 3])
+            inside = after[..., 3] > 0
+            mean = after[inside][:, :3].astype(float).mean(axis=0)
+            colour = np.array(image["colour"])
+            assert np.allclose(mean / mean.max(), colour / colour.max(), atol=0.03)
+
+
 def test_a_full_folder_is_not_overwritten_unless_asked(shapes, prepared):
     with pytest.raises(FileExistsError, match="not empty"):
         prepare_mesh_dataset(shapes, prepared, seed=1, **COUNTS)
