@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hy3d_core.__main__ import StderrBar  # noqa: E402
+from hy3d_core.demo import DEMO_MODEL_DIR, DEMO_SHAPE_DEFAULTS  # noqa: E402
 from hy3d_core.geometry.normalization import RELEASED_ENCODER_BOUND, normalize_mesh  # noqa: E402
 from hy3d_core.geometry.occupancy_iou import occupancy_iou  # noqa: E402
 from hy3d_core.image.prepare import prepare_image  # noqa: E402
@@ -57,7 +58,7 @@ SEED = 20261125
 TRAIN_SHAPES_PER_FAMILY = 48
 HELD_OUT_SHAPES_PER_FAMILY = 6
 VIEWS_PER_SHAPE = 4
-INSTALL_DIR = REPO / "hy3d_core" / "demo_model"
+INSTALL_DIR = DEMO_MODEL_DIR
 
 DEMO_VAE = ShapeVAEConfig(
     num_latents=64, embed_dim=16, width=128, heads=4, num_decoder_layers=3, num_freqs=8,
@@ -78,10 +79,12 @@ VAE_TRAINING = dict(steps=2500, batch_size=8, lr=5e-4, kl_weight=1e-4, warmup_st
                     points_per_step=2048)
 DIT_TRAINING = dict(steps=3500, batch_size=32, lr=5e-4, warmup_steps=200, condition_dropout=0.1)
 
-# What the demo command runs with (the CLI's demo defaults must match: hy3d_core/demo_model.py).
-DEMO_SAMPLING = SamplingSettings(steps=30, guidance=3.0, seed=0, skip_last_call=True)
-DEMO_VOLUME = VolumeSettings(decoder="hierarchical", octree_resolution=128)
-DEMO_SURFACE = SurfaceSettings(max_faces=20000)
+# Evaluated with the settings the commands use for the demo model (hy3d_core/demo.py).
+DEMO_SAMPLING = SamplingSettings(steps=DEMO_SHAPE_DEFAULTS.steps, guidance=DEMO_SHAPE_DEFAULTS.guidance,
+                                 seed=0, skip_last_call=True)
+DEMO_VOLUME = VolumeSettings(decoder=DEMO_SHAPE_DEFAULTS.decoder,
+                             octree_resolution=DEMO_SHAPE_DEFAULTS.octree_resolution)
+DEMO_SURFACE = SurfaceSettings(max_faces=DEMO_SHAPE_DEFAULTS.max_faces)
 
 
 def _bar(label: str) -> Progress:

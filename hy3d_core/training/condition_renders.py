@@ -48,13 +48,19 @@ def _check_options(size: int, colour: Sequence[float]) -> np.ndarray:
 
 
 def render_condition_images(mesh: Mesh, poses: Sequence[tuple[float, float]], *,
-                            size: int = 512, colour: Sequence[float] = DEFAULT_COLOUR
+                            size: int = 512, colour: Sequence[float] = DEFAULT_COLOUR,
+                            colours: Sequence[Sequence[float]] | None = None
                             ) -> list[np.ndarray]:
     """``render_condition_image`` for several ``(azimuth, elevation)`` poses at once
-    (the mesh is prepared and rasterized once for all of them)."""
+    (the mesh is prepared and rasterized once for all of them), all in ``colour`` or
+    each in its own entry of ``colours``."""
     if mesh.is_empty:
         raise ValueError("Cannot render a mesh without faces.")
-    colour = torch.from_numpy(_check_options(size, colour))
+    if colours is not None and len(colours) != len(poses):
+        raise ValueError(f"colours has {len(colours)} entries for {len(poses)} poses.")
+    view_colours = [torch.from_numpy(_check_options(size, c))
+                    for c in (colours if colours is not None else [colour] * len(poses))]
+    _check_options(size, colour)
     if not poses:
         return []
     vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices))
@@ -71,7 +77,7 @@ def render_condition_images(mesh: Mesh, poses: Sequence[tuple[float, float]], *,
         shade = AMBIENT + DIFFUSE * (in_camera @ light).clamp(min=0)
         visible = face_index[view] >= 0
         rgb = torch.ones(size, size, 3)
-        rgb[visible] = (shade[face_index[view][visible], None] * colour).clamp(0, 1)
+        rgb[visible] = (shade[face_index[view][visible], None] * view_colours[view]).clamp(0, 1)
         image = np.empty((size, size, 4), dtype=np.uint8)
         image[..., :3] = np.round(rgb.numpy() * 255).astype(np.uint8)
         image[..., 3] = np.where(visible.numpy(), 255, 0).astype(np.uint8)

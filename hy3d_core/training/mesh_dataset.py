@@ -145,10 +145,9 @@ def _prepare_shape(source: _Source, out_dir: Path, rng: np.random.Generator, *,
     # Drawn after everything else, so the samples do not depend on the colour option.
     colours = (rng.uniform(*RANDOM_COLOUR_RANGE, size=(views, 3)).round(3) if random_colours
                else np.tile(DEFAULT_COLOUR, (views, 1)))
+    renders = render_condition_images(normalized, poses, size=image_size, colours=colours.tolist())
     images = []
-    for view, ((azimuth, elevation), colour) in enumerate(zip(poses, colours)):
-        render = render_condition_images(normalized, [(azimuth, elevation)], size=image_size,
-                                         colour=tuple(colour))[0]
+    for view, ((azimuth, elevation), colour, render) in enumerate(zip(poses, colours, renders)):
         relative = f"images/{source.name}_{view}.png"
         files[out_dir / relative] = _png(render)
         images.append({"file": relative, "azimuth": azimuth, "elevation": elevation,
