@@ -218,12 +218,15 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="shapes per step and process")
     parser.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate")
     parser.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up steps")
+    parser.add_argument("--final-lr-fraction", type=float, default=1.0,
+                        help="below 1: cosine decay of the learning rate after the warm-up, "
+                             "to this fraction of --lr at the last step (1: flat)")
     parser.add_argument("--save-every", type=int, default=100, help="checkpoint interval in steps")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, batches and noise")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its checkpoint (same settings; "
-                             "--steps and --save-every may change)")
+                             "--save-every may change, and --steps unless the rate decays)")
     parser.add_argument("--export-dtype", choices=EXPORT_DTYPES, default="float16",
                         help="dtype of the exported weights (release: float16)")
 
@@ -278,8 +281,8 @@ def command_train_vae(args: argparse.Namespace) -> int:
         folder = train_vae(
             args.data, args.out, config=config, init=args.init, steps=args.steps,
             batch_size=args.batch_size, lr=args.lr, kl_weight=args.kl_weight,
-            points_per_step=args.points_per_step,
-            warmup_steps=args.warmup_steps, save_every=args.save_every, seed=args.seed,
+            points_per_step=args.points_per_step, warmup_steps=args.warmup_steps,
+            final_lr_fraction=args.final_lr_fraction, save_every=args.save_every, seed=args.seed,
             device=_training_device(device_name), resume=args.resume,
             export_dtype=getattr(torch, args.export_dtype),
             progress=_progress("training vae", should_cancel),
@@ -313,8 +316,8 @@ def command_train_dit(args: argparse.Namespace) -> int:
             conditioner_config=conditioner, train_conditioner=args.train_conditioner,
             steps=args.steps, batch_size=args.batch_size, lr=args.lr,
             condition_dropout=args.condition_dropout, warmup_steps=args.warmup_steps,
-            save_every=args.save_every, seed=args.seed, image_size=args.image_size,
-            border_ratio=args.border_ratio, device=_training_device(device_name),
+            final_lr_fraction=args.final_lr_fraction, save_every=args.save_every, seed=args.seed,
+            image_size=args.image_size, border_ratio=args.border_ratio, device=_training_device(device_name),
             resume=args.resume, export_dtype=getattr(torch, args.export_dtype),
             progress=_progress("training dit", should_cancel),
         )

@@ -212,6 +212,7 @@ def train_dit(
     lr: float = 1e-4,
     condition_dropout: float = 0.1,
     warmup_steps: int = 0,
+    final_lr_fraction: float = 1.0,
     save_every: int = 100,
     seed: int = 0,
     image_size: int = 512,
@@ -237,7 +238,8 @@ def train_dit(
     data_dir, run_dir = Path(data_dir), Path(out_dir)
     manifest = read_manifest(data_dir)
     settings = TrainingSettings(steps=steps, batch_size=batch_size, lr=lr,
-                                warmup_steps=warmup_steps, save_every=save_every, seed=seed)
+                                warmup_steps=warmup_steps, final_lr_fraction=final_lr_fraction,
+                                save_every=save_every, seed=seed)
     group = ProcessGroup.current()
     vae = _load_encoding_vae(vae_folder)
     dit, conditioner = _starting_networks(init, dit_config, conditioner_config, seed)

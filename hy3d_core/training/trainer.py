@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import os
 import secrets
 import time
@@ -34,7 +35,8 @@ from ..sampling.progress import Cancelled, Progress
 CHECKPOINT_NAME = "checkpoint.pt"
 LOSS_LOG_NAME = "loss_log.csv"
 CHECKPOINT_VERSION = 1
-# Settings that may change when a run is resumed: they do not change what a step computes.
+# Settings that may change when a run is resumed: they do not change what a step computes
+# (``steps`` does when the learning rate decays; see ``_resume_state``).
 _RESUMABLE_CHANGES = frozenset({"steps", "save_every"})
 
 
@@ -46,6 +48,7 @@ class TrainingSettings:
     batch_size: int
     lr: float
     warmup_steps: int = 0
+    final_lr_fraction: float = 1.0
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     save_every: int = 100
@@ -60,14 +63,28 @@ class TrainingSettings:
             raise ValueError(f"warmup_steps must not be negative, got {self.warmup_steps}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.final_lr_fraction <= 1.0:
+            raise ValueError(f"final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}")
         if self.max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
 
+    @property
+    def decays(self) -> bool:
+        return self.final_lr_fraction < 1.0
+
     def learning_rate(self, step: int) -> float:
-        """Rate for the step that follows ``step`` finished steps: linear warm-up, then flat."""
-        if self.warmup_steps == 0:
+        """Rate for the step that follows ``step`` finished steps: linear warm-up, then flat,
+        or, with ``final_lr_fraction`` below 1, a cosine decay that reaches
+        ``lr * final_lr_fraction`` at the last step (small models gain most of their final
+        accuracy in that slow end)."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if not self.decays:
             return self.lr
-        return self.lr * min(1.0, (step + 1) / self.warmup_steps)
+        span = max(1, self.steps - 1 - self.warmup_steps)
+        done = min(1.0, (step - self.warmup_steps) / span)
+        fraction = self.final_lr_fraction + (1 - self.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * done))
+        return self.lr * fraction
 
 
 @dataclass(frozen=True)
@@ -188,14 +205,19 @@ def _resume_state(path: Path, arguments: Mapping[str, Any]) -> dict[str, Any]:
     if state.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"{path} is not a training checkpoint of this version")
     saved = state["arguments"]
+    # A decaying learning rate is spread over ``steps``: changing it changes every step.
+    resumable = _RESUMABLE_CHANGES
+    if saved.get("final_lr_fraction", 1.0) < 1.0:
+        resumable = resumable - {"steps"}
     differences = {key: (saved.get(key), arguments.get(key))
                    for key in sorted(set(saved) | set(arguments))
-                   if key not in _RESUMABLE_CHANGES and saved.get(key) != arguments.get(key)}
+                   if key not in resumable and saved.get(key) != arguments.get(key)}
     if differences:
         listing = ", ".join(f"{key}: saved {old!r}, now {new!r}"
                             for key, (old, new) in differences.items())
+        allowed = " and ".join(sorted(resumable))
         raise ValueError(f"cannot resume {path} with different settings ({listing}); use the "
-                         "original settings (only steps and save_every may change) or a new folder")
+                         f"original settings (only {allowed} may change) or a new folder")
     return state
 
 

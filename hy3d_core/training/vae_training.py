@@ -92,6 +92,7 @@ def train_vae(
     kl_weight: float = 1e-3,
     points_per_step: int | None = None,
     warmup_steps: int = 0,
+    final_lr_fraction: float = 1.0,
     save_every: int = 100,
     seed: int = 0,
     device: str | torch.device = "cpu",
@@ -112,7 +113,8 @@ def train_vae(
     dataset = ShapeSampleDataset(data_dir)
     manifest = dataset.manifest
     settings = TrainingSettings(steps=steps, batch_size=batch_size, lr=lr,
-                                warmup_steps=warmup_steps, save_every=save_every, seed=seed)
+                                warmup_steps=warmup_steps, final_lr_fraction=final_lr_fraction,
+                                save_every=save_every, seed=seed)
     vae = starting_vae(config, init, seed)
     num_uniform = int(manifest["num_uniform"])
     objective = VAEObjective(vae, num_uniform, kl_weight, points_per_step)

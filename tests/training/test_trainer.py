@@ -100,3 +100,27 @@ def test_settings_are_checked():
         TrainingSettings(steps=0, batch_size=1, lr=1e-3)
     with pytest.raises(ValueError, match="lr"):
         TrainingSettings(steps=1, batch_size=1, lr=0.0)
+    with pytest.raises(ValueError, match="final_lr_fraction"):
+        TrainingSettings(steps=1, batch_size=1, lr=1e-3, final_lr_fraction=1.5)
+
+
+def test_cosine_decay_falls_from_the_peak_to_the_final_fraction_at_the_last_step():
+    settings = TrainingSettings(steps=11, batch_size=1, lr=0.4, warmup_steps=2,
+                                final_lr_fraction=0.1)
+    rates = [settings.learning_rate(step) for step in range(settings.steps)]
+    assert rates[:3] == pytest.approx([0.2, 0.4, 0.4])
+    assert rates[-1] == pytest.approx(0.04)
+    # Halfway through the decay the cosine is at its midpoint.
+    assert rates[2 + 4] == pytest.approx(0.04 + (0.4 - 0.04) / 2)
+    assert all(later <= earlier for earlier, later in zip(rates[1:], rates[2:]))
+
+
+def test_a_decaying_run_resumes_only_with_the_same_number_of_steps(tmp_path):
+    decaying = TrainingSettings(steps=6, batch_size=3, lr=0.05, final_lr_fraction=0.1,
+                                save_every=3)
+    run_training(LinearObjective(), LinearDataset(), tmp_path, decaying, arguments={})
+    longer = TrainingSettings(steps=9, batch_size=3, lr=0.05, final_lr_fraction=0.1,
+                              save_every=3)
+    with pytest.raises(ValueError, match="steps: saved 6, now 9"):
+        run_training(LinearObjective(), LinearDataset(), tmp_path, longer, arguments={},
+                     resume=True)
