@@ -332,13 +332,22 @@ def test_discovery_lists_release_folders_and_hunyuan3d_single_files(tmp_path, mo
         (tmp_path / "checkpoints" / name).write_bytes(b"")
     assert model_files.shape_model_choices() == [
         "hunyuan3d-dit-v2-0", "Hunyuan3D-2/hunyuan3d-dit-v2-0-turbo",
-        "checkpoints/hunyuan3d-dit-v2-mv_fp16.safetensors",
+        "checkpoints/hunyuan3d-dit-v2-mv_fp16.safetensors", model_files.DEMO_CHOICE,
     ]
     assert model_files.shape_vae_choices()[0] == "hunyuan3d-vae-v2-0-turbo"
 
 
+def test_without_downloads_the_loader_offers_the_shipped_demo_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("HY3D_MODELS_DIR", str(tmp_path))
+    choices = NODES["H3DLoadShapeModel"].INPUT_TYPES()["required"]["model_name"][0]
+    assert choices == [model_files.DEMO_CHOICE]
+    model = _load(model_files.DEMO_CHOICE)[0]
+    assert model.configs.conditioner is not None
+
+
 def test_missing_models_say_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("HY3D_MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(model_files, "DEMO_MODEL_DIR", tmp_path / "no_demo_model")
     choices = NODES["H3DLoadShapeModel"].INPUT_TYPES()["required"]["model_name"][0]
     assert choices == [model_files.NO_MODEL_FOUND]
     with pytest.raises(FileNotFoundError, match="models/hunyuan3d/"):
