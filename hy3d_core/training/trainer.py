@@ -83,8 +83,8 @@ class TrainingSettings:
             return self.lr
         span = max(1, self.steps - 1 - self.warmup_steps)
         done = min(1.0, (step - self.warmup_steps) / span)
-        fraction = self.final_lr_fraction + (1 - self.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * done))
-        return self.lr * fraction
+        cosine = 0.5 * (1 + math.cos(math.pi * done))
+        return self.lr * (self.final_lr_fraction + (1 - self.final_lr_fraction) * cosine)
 
 
 @dataclass(frozen=True)
