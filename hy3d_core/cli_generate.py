@@ -36,6 +36,7 @@ def command_generate(args: argparse.Namespace) -> int:
 
     from .__main__ import _device_and_dtype, load_image_rgba
     from .cli_texture import check_paint_folders, paint_with_args, project_with_args, unwrap_with_args
+    from .demo import DEMO_MODEL_DIR, shape_defaults_for
     from .io.mesh_files import save_mesh
 
     out = Path(args.out)
@@ -55,7 +56,9 @@ def command_generate(args: argparse.Namespace) -> int:
         textured = paint_with_args(args, mesh, prepared, device, dtype)
         summary = "painted by Hunyuan3D-Paint"
     else:
-        textured, summary, _ = project_with_args(args, unwrap_with_args(args, mesh), prepared, [], device)
+        image_view = shape_defaults_for(args.model if args.model is not None else DEMO_MODEL_DIR).image_view
+        textured, summary, _ = project_with_args(args, unwrap_with_args(args, mesh), prepared, [], device,
+                                                 image_view)
         summary = "image projected, " + summary
     save_mesh(textured, out, overwrite=args.overwrite)
     print(f"wrote {out} ({len(textured.vertices)} vertices, {len(textured.faces)} faces, "

@@ -44,6 +44,18 @@ def parse_views(specs: list[str]) -> list[tuple[float, float, Path]]:
     return views
 
 
+def parse_orbit_pose(text: str) -> tuple[float, float]:
+    """``AZ:EL`` in degrees, as ``--image-view`` takes it."""
+    azimuth, colon, elevation = text.partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        return float(azimuth), float(elevation)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not AZIMUTH:ELEVATION in degrees, e.g. 30:20") from None
+
+
 def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every texturing route has: texture size, UV layout and rasterizer."""
     parser.add_argument("--texture-size", type=int, default=2048, help="texture size (64..4096; release: 2048)")
@@ -57,6 +69,10 @@ def add_projection_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the projection route only."""
     parser.add_argument("--render-size", type=int, default=2048,
                         help="size the images are projected at (projection only; release: 2048)")
+    parser.add_argument("--image-view", type=parse_orbit_pose, default=None, metavar="AZ:EL",
+                        help="orbit pose the --image was taken from, in degrees (default: the "
+                             "shape model's: 0:0, the front, for Hunyuan3D 2.0; 30:20 for the "
+                             "demo model)")
 
 
 def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -130,9 +146,11 @@ def project_with_args(
     reference: PreparedImage,
     views: list[tuple[float, float, Path]],
     device: torch.device,
+    image_view: tuple[float, float],
 ) -> tuple[Mesh, str, list[str]]:
-    """The projection route (``mesh`` has UVs): the mesh textured from the image(s), what
-    to say about the result, and warnings."""
+    """The projection route (``mesh`` has UVs): the mesh textured from the image(s), the
+    reference seen from ``image_view`` unless ``--image-view`` says otherwise; what to say
+    about the result, and warnings."""
     import numpy as np
 
     from .__main__ import StderrBar, load_image_rgba
@@ -146,6 +164,7 @@ def project_with_args(
     result = project_texture_detailed(
         mesh,
         np.dstack([reference.rgb, reference.mask]),
+        image_view=args.image_view if args.image_view is not None else image_view,
         extra_views=extra_views,
         texture_size=args.texture_size,
         render_size=args.render_size,
@@ -158,13 +177,15 @@ def project_with_args(
     warnings = []
     if min(result.silhouette_iou) < 0.8:
         warnings.append("an image's silhouette does not match the mesh's (IoU below 0.8); "
-                        "the mesh may not face +z with +y up as the shape stage outputs it")
+                        "the mesh may not face +z with +y up as the shape stage outputs it, "
+                        "or --image-view may not be where the image was taken from")
     return result.mesh, summary, warnings
 
 
 def command_texture(args: argparse.Namespace) -> int:
     from .__main__ import _device_and_dtype, load_image_rgba
     from .io.mesh_files import SAVE_FORMATS, load_mesh, save_mesh
+    from .texture.projection import FRONT_VIEW
 
     out = Path(args.out)
     if out.suffix.lower() not in SAVE_FORMATS:
@@ -181,7 +202,8 @@ def command_texture(args: argparse.Namespace) -> int:
     reference = load_image_rgba(args.image, background=args.background)
     mesh = unwrap_with_args(args, mesh, again=args.new_uvs)
     if args.paint is None:
-        textured, summary, warnings = project_with_args(args, mesh, reference, views, device)
+        textured, summary, warnings = project_with_args(args, mesh, reference, views, device,
+                                                        FRONT_VIEW)
     else:
         textured = paint_with_args(args, mesh, reference, device, dtype)
         summary = "painted by Hunyuan3D-Paint from six views" + (", image de-lit" if args.delight else "")

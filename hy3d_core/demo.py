@@ -25,13 +25,19 @@ class ShapeDefaults:
     octree_resolution: int
     decoder: str
     max_faces: int
+    # The orbit pose (azimuth, elevation) the model expects its input image from, where
+    # projection texturing puts the image: the release trains on front views, the demo
+    # model on three-quarter views around this one.
+    image_view: tuple[float, float]
 
 
 RELEASE_SHAPE_DEFAULTS = ShapeDefaults(
-    steps=50, guidance=5.0, octree_resolution=384, decoder="dense", max_faces=40000
+    steps=50, guidance=5.0, octree_resolution=384, decoder="dense", max_faces=40000,
+    image_view=(0.0, 0.0),
 )
 DEMO_SHAPE_DEFAULTS = ShapeDefaults(
-    steps=30, guidance=3.0, octree_resolution=128, decoder="hierarchical", max_faces=20000
+    steps=30, guidance=3.0, octree_resolution=128, decoder="hierarchical", max_faces=20000,
+    image_view=(30.0, 20.0),
 )
 
 

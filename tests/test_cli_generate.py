@@ -91,3 +91,9 @@ def test_refuses_delight_without_paint(setup):
     with pytest.raises(ValueError, match="give --paint too"):
         _generate(setup, out, "--delight", str(setup[3]), paint=False)
     assert not out.exists()
+
+
+def test_image_view_must_be_azimuth_colon_elevation(setup, capsys):
+    with pytest.raises(SystemExit):
+        _generate(setup, setup[0] / "never_posed.glb", "--image-view", "30", paint=False)
+    assert "AZIMUTH:ELEVATION" in capsys.readouterr().err

@@ -3,6 +3,7 @@ fall back to it (with its own defaults), and it turns held-out renders of proced
 shapes into meshes close to the true shapes (floors set from docs/demo_model.md)."""
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 
 import hy3d_core.demo as demo
 from hy3d_core.__main__ import build_parser
+from hy3d_core.cli_generate import add_generate_arguments, command_generate
 from hy3d_core.demo import (
     DEMO_MODEL_DIR,
     DEMO_SHAPE_DEFAULTS,
@@ -34,6 +36,7 @@ from hy3d_core.training.procedural_shapes import random_shape
 # Seeds no training shape was drawn with (tools/train_demo_model.py seeds its sets by
 # (SEED, family index) through shape_set).
 HELD_OUT_SEED = 4242
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # Floors from the held-out figures of docs/demo_model.md (this box scores 0.61, this torus 0.39).
 IOU_FLOOR = {"box": 0.5, "torus": 0.3}
 
@@ -95,3 +98,22 @@ def test_the_shape_command_falls_back_to_the_demo_model(tmp_path, capsys):
     assert args.run(args) == 0
     assert "using the demo model" in capsys.readouterr().err
     assert not load_mesh(out).is_empty
+
+
+def _silhouette_fit(out, capsys, *extra) -> float:
+    parser = argparse.ArgumentParser()
+    add_generate_arguments(parser)
+    args = parser.parse_args(["--image", str(EXAMPLES / "demo_box.png"), "--out", str(out),
+                              "--octree-resolution", "64", "--texture-size", "128",
+                              "--render-size", "256", *extra])
+    assert command_generate(args) == 0
+    return float(capsys.readouterr().out.rsplit("silhouette fit ", 1)[1].split(")")[0])
+
+
+def test_generate_projects_the_example_from_the_demo_models_view(tmp_path, capsys):
+    # The demo model learnt from three-quarter views; its example is one, and the
+    # projection puts it there unless told otherwise.
+    assert DEMO_SHAPE_DEFAULTS.image_view == (30.0, 20.0)
+    posed = _silhouette_fit(tmp_path / "posed.glb", capsys)
+    as_front = _silhouette_fit(tmp_path / "front.glb", capsys, "--image-view", "0:0")
+    assert posed > 0.9 and as_front < posed - 0.05

@@ -62,7 +62,7 @@ HELD_OUT_SHAPES_PER_FAMILY = 6
 VIEWS_PER_SHAPE = 4
 # Three-quarter views from the front-right and above, in a random colour each: from there
 # a box shows all three of its sides, so the image determines the shape (from the front
-# alone its depth would be a guess).
+# alone its depth would be a guess). DEMO_SHAPE_DEFAULTS.image_view is their middle.
 CONDITION_AZIMUTHS = (15.0, 45.0)
 CONDITION_ELEVATIONS = (10.0, 30.0)
 INSTALL_DIR = DEMO_MODEL_DIR
@@ -70,7 +70,8 @@ EXAMPLES_DIR = REPO / "examples"
 # The README's example inputs: held-out shapes, drawn from a three-quarter view at 512 px.
 # Each is its family's best held-out shape in report.md (picked after the evaluation, so
 # the examples show the model where it works; the report has every shape's figure).
-EXAMPLE_VIEW = dict(azimuth=30.0, elevation=20.0, size=512)
+EXAMPLE_VIEW = dict(azimuth=DEMO_SHAPE_DEFAULTS.image_view[0],
+                    elevation=DEMO_SHAPE_DEFAULTS.image_view[1], size=512)
 EXAMPLES = {  # family: (index among the family's held-out shapes, colour)
     "box": (4, (0.85, 0.45, 0.25)),
     "torus": (3, (0.3, 0.55, 0.85)),

@@ -39,6 +39,9 @@ from .surface_topology import check_texturable_mesh, check_texture_size
 from .uv_unwrap import UnwrapOptions, unwrap_uv
 
 DEFAULT_EXTRA_VIEW_WEIGHT = 0.5
+# (azimuth, elevation) of the image by default: the release's shape models turn a front
+# view into a mesh facing it.
+FRONT_VIEW = (0.0, 0.0)
 MIN_RENDER_SIZE = 64
 MAX_RENDER_SIZE = 8192
 
@@ -111,6 +114,7 @@ def project_texture_detailed(
     image,
     *,
     mask=None,
+    image_view: tuple[float, float] = FRONT_VIEW,
     extra_views: Sequence[tuple[object, float, float]] = (),
     texture_size: int = 2048,
     render_size: int = 2048,
@@ -130,7 +134,9 @@ def project_texture_detailed(
     if extra_view_weight <= 0:
         raise ValueError(f"extra_view_weight must be positive, got {extra_view_weight}.")
     device = torch.device(device)
-    images = [(image, mask, 0.0, 0.0)]
+    if len(image_view) != 2:
+        raise ValueError(f"image_view must be (azimuth, elevation), got {image_view!r}.")
+    images = [(image, mask, float(image_view[0]), float(image_view[1]))]
     for number, entry in enumerate(extra_views, start=1):
         if len(entry) != 3:
             raise ValueError(
@@ -179,6 +185,7 @@ def project_texture(
     image,
     *,
     mask=None,
+    image_view: tuple[float, float] = FRONT_VIEW,
     extra_views: Sequence[tuple[object, float, float]] = (),
     texture_size: int = 2048,
     render_size: int = 2048,
@@ -190,12 +197,13 @@ def project_texture(
 ) -> Mesh:
     """``mesh`` with UVs (unwrapped when it has none) and a texture projected from
     ``image`` (``[H, W, 4]`` RGBA, or RGB with ``mask`` ``[H, W]``; uint8 or float 0..1,
-    numpy or torch) as the front view, plus ``extra_views``
+    numpy or torch) as the view from the orbit pose ``image_view`` (azimuth, elevation in
+    degrees; the front, where the release's shape models put the image), plus ``extra_views``
     ``[(RGBA image, azimuth, elevation), ...]`` weighted ``extra_view_weight`` each (the
     reference weighs 1), baked at ``texture_size`` from views of ``render_size`` pixels
     and inpainted."""
     return project_texture_detailed(
-        mesh, image, mask=mask, extra_views=extra_views, texture_size=texture_size,
-        render_size=render_size, extra_view_weight=extra_view_weight,
+        mesh, image, mask=mask, image_view=image_view, extra_views=extra_views,
+        texture_size=texture_size, render_size=render_size, extra_view_weight=extra_view_weight,
         unwrap_options=unwrap_options, backend=backend, device=device, progress=progress,
     ).mesh

@@ -50,6 +50,27 @@ def interior(mask: np.ndarray, margin: int) -> np.ndarray:
     return cv2.erode(mask.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8)) > 0
 
 
+
+
+def test_an_image_from_another_view_lines_up_when_its_pose_is_given(source):
+    textured, _ = source
+    images, masks = render_textured(textured, orbit_cameras([30.0], [20.0]), RENDER, backend="torch")
+    rgba = np.dstack([images[0].numpy(), masks[0].numpy().astype(np.float32)])
+    untextured = Mesh(textured.vertices, textured.faces, uvs=textured.uvs)
+    posed = project_texture_detailed(untextured, rgba, image_view=(30.0, 20.0),
+                                     texture_size=TEXTURE, render_size=RENDER, backend="torch")
+    as_front = project_texture_detailed(untextured, rgba, texture_size=TEXTURE,
+                                        render_size=RENDER, backend="torch")
+    assert posed.silhouette_iou[0] > 0.97
+    assert as_front.silhouette_iou[0] < posed.silhouette_iou[0] - 0.03
+    rendered, rendered_masks = render_textured(posed.mesh, orbit_cameras([30.0], [20.0]), RENDER,
+                                               backend="torch")
+    inside = interior(rendered_masks[0].numpy() & masks[0].numpy(), 4)
+    error = rendered[0].numpy()[inside] - images[0].numpy()[inside]
+    assert 10 * np.log10(1 / np.mean(error**2)) > 25.0
+    with pytest.raises(ValueError, match="image_view"):
+        project_texture_detailed(untextured, rgba, image_view=(30.0,), texture_size=TEXTURE,
+                                 render_size=RENDER, backend="torch")
 def test_front_render_lines_up_with_the_image_it_came_from(source):
     textured, rgba = source
     # reframed as the shape stage does (object fills 85 % of the canvas): the fit to the
