@@ -276,7 +276,8 @@ class InpaintTexture:
 class ProjectTexture:
     DESCRIPTION = (
         "Textures the mesh without any texture model: the reference image is projected as the "
-        "front view (the image is fitted onto the mesh's front silhouette), baked with the "
+        "front view, or from the orbit pose given (the image is fitted onto the mesh's "
+        "silhouette from there), baked with the "
         "release's weighting and inpainted. Needs the mesh facing +z with +y up, as the shape "
         "stage outputs it. Unwraps UVs when the mesh has none."
     )
@@ -304,6 +305,13 @@ class ProjectTexture:
                                                        "tooltip": "What the connected MASK marks with 1 "
                                                                   "(LoadImage's mask marks the background)."}),
                 "backend": (list(RASTERIZER_NAMES), {"default": "auto", "tooltip": _BACKEND_TOOLTIP}),
+                "image_azimuth": ("FLOAT", {"default": 0.0, "min": -180.0, "max": 180.0, "step": 1.0,
+                                            "tooltip": "Azimuth the image was taken from, in degrees: 0 "
+                                                       "(the front) for Hunyuan3D 2.0, whose meshes face "
+                                                       "the image; 30 for the demo model."}),
+                "image_elevation": ("FLOAT", {"default": 0.0, "min": -89.0, "max": 89.0, "step": 1.0,
+                                              "tooltip": "Elevation the image was taken from, in degrees "
+                                                         "(0 for Hunyuan3D 2.0; 20 for the demo model)."}),
             },
             "optional": {
                 "mask": ("MASK", {"tooltip": "The object's cut-out (Remove Background); without it the "
@@ -312,7 +320,8 @@ class ProjectTexture:
         }
 
     def project(self, mesh, image: torch.Tensor, texture_size: int, render_size: int, mask_convention: str,
-                backend: str, mask: torch.Tensor | None = None):
+                backend: str, image_azimuth: float, image_elevation: float,
+                mask: torch.Tensor | None = None):
         item = _one_mesh(mesh)
         if image.ndim != 4 or image.shape[0] != 1:
             raise ValueError(f"Project Texture takes one reference IMAGE, got shape {list(image.shape)}.")
@@ -324,8 +333,9 @@ class ProjectTexture:
                                       background_is_one=mask_convention == BACKGROUND_IS_ONE)
         device = torch_device("auto")
         result = run_interruptible(lambda progress: project_texture_detailed(
-            item, pixels, mask=opacity, texture_size=texture_size, render_size=render_size,
-            backend=backend, device=device, progress=progress,
+            item, pixels, mask=opacity, image_view=(image_azimuth, image_elevation),
+            texture_size=texture_size, render_size=render_size, backend=backend, device=device,
+            progress=progress,
         ))
         coverage = torch.from_numpy(result.bake.covered.astype(np.float32))[None]
         return (H3DMesh.of([result.mesh]), _texture_image(result.mesh.texture), coverage)

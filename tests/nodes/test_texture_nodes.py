@@ -139,7 +139,8 @@ def test_bake_texture_says_what_is_wrong(unwrapped):
 def test_project_texture_paints_the_front_with_the_image():
     image, mask = _object_image()
     mesh, texture, coverage = _run("H3DProjectTexture", mesh=_sphere(), image=image, texture_size=64,
-                                   render_size=64, mask_convention="object is 1", backend="torch", mask=mask)
+                                   render_size=64, mask_convention="object is 1", backend="torch",
+                                   image_azimuth=0.0, image_elevation=0.0, mask=mask)
     (textured,) = mesh.meshes
     assert textured.uvs is not None and texture.shape == (1, 64, 64, 3)
     covered = coverage[0] > 0.5
@@ -147,10 +148,24 @@ def test_project_texture_paints_the_front_with_the_image():
     torch.testing.assert_close(texture[0][covered].mean(0), torch.tensor([0.8, 0.2, 0.1]), atol=0.02, rtol=0)
 
 
+def test_project_texture_puts_the_image_at_the_pose_given(unwrapped):
+    image, mask = _object_image()
+    coverages = [
+        _run("H3DProjectTexture", mesh=unwrapped, image=image, texture_size=64, render_size=64,
+             mask_convention="object is 1", backend="torch", image_azimuth=azimuth,
+             image_elevation=0.0, mask=mask)[2][0] > 0.5
+        for azimuth in (0.0, 90.0)
+    ]
+    # A quarter turn round the sphere: the texels seen overlap in only part.
+    overlap = (coverages[0] & coverages[1]).sum() / coverages[0].sum()
+    assert coverages[1].any() and overlap < 0.8
+
+
 def test_save_mesh_embeds_the_texture(environment, unwrapped):
     image, mask = _object_image()
     mesh, texture, _ = _run("H3DProjectTexture", mesh=unwrapped, image=image, texture_size=64,
-                            render_size=64, mask_convention="object is 1", backend="torch", mask=mask)
+                            render_size=64, mask_convention="object is 1", backend="torch",
+                            image_azimuth=0.0, image_elevation=0.0, mask=mask)
     saved = _run("H3DSaveMesh", mesh=mesh, filename_prefix="texture_test/sphere", file_format="glb")
     loaded = trimesh.load(environment / "output" / saved["result"][0], force="mesh")
     pixels = np.asarray(loaded.visual.material.baseColorTexture.convert("RGB"))
