@@ -123,10 +123,17 @@ def _given(value, default):
     return default if value is None else value
 
 
+def shape_model_path(args: argparse.Namespace) -> Path:
+    """``--model``, or the demo model shipped with the pack when it was left out."""
+    from .demo import demo_model_dir
+
+    return Path(args.model) if args.model is not None else demo_model_dir()
+
+
 def shape_mesh_from_args(args: argparse.Namespace, prepared, device, dtype):
     """The shape stage as the ``shape`` and ``generate`` commands run it: load, sample
     (optionally saving the latents), decode, extract and clean up one mesh."""
-    from .demo import demo_model_dir, is_demo_model, shape_defaults_for
+    from .demo import is_demo_model, shape_defaults_for
     from .io.atomic_files import save_tensor
     from .io.shape_checkpoints import load_shape_model
     from .pipelines import (
@@ -139,7 +146,7 @@ def shape_mesh_from_args(args: argparse.Namespace, prepared, device, dtype):
         sample_latents,
     )
 
-    model_path = args.model if args.model is not None else demo_model_dir()
+    model_path = shape_model_path(args)
     defaults = shape_defaults_for(model_path)
     decoder = _given(args.decoder, defaults.decoder)
     max_faces = _given(args.max_faces, defaults.max_faces)

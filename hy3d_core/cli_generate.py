@@ -34,9 +34,9 @@ def _shape_mesh(args: argparse.Namespace, prepared: PreparedImage, device: torch
 def command_generate(args: argparse.Namespace) -> int:
     import torch
 
-    from .__main__ import _device_and_dtype, load_image_rgba
+    from .__main__ import _device_and_dtype, load_image_rgba, shape_model_path
     from .cli_texture import check_paint_folders, paint_with_args, project_with_args, unwrap_with_args
-    from .demo import DEMO_MODEL_DIR, shape_defaults_for
+    from .demo import shape_defaults_for
     from .io.mesh_files import save_mesh
 
     out = Path(args.out)
@@ -56,7 +56,7 @@ def command_generate(args: argparse.Namespace) -> int:
         textured = paint_with_args(args, mesh, prepared, device, dtype)
         summary = "painted by Hunyuan3D-Paint"
     else:
-        image_view = shape_defaults_for(args.model if args.model is not None else DEMO_MODEL_DIR).image_view
+        image_view = shape_defaults_for(shape_model_path(args)).image_view
         textured, summary, _ = project_with_args(args, unwrap_with_args(args, mesh), prepared, [], device,
                                                  image_view)
         summary = "image projected, " + summary

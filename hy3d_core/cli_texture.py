@@ -146,10 +146,10 @@ def project_with_args(
     reference: PreparedImage,
     views: list[tuple[float, float, Path]],
     device: torch.device,
-    image_view: tuple[float, float],
+    default_image_view: tuple[float, float],
 ) -> tuple[Mesh, str, list[str]]:
     """The projection route (``mesh`` has UVs): the mesh textured from the image(s), the
-    reference seen from ``image_view`` unless ``--image-view`` says otherwise; what to say
+    reference seen from ``--image-view``, or ``default_image_view`` without it; what to say
     about the result, and warnings."""
     import numpy as np
 
@@ -164,7 +164,7 @@ def project_with_args(
     result = project_texture_detailed(
         mesh,
         np.dstack([reference.rgb, reference.mask]),
-        image_view=args.image_view if args.image_view is not None else image_view,
+        image_view=args.image_view if args.image_view is not None else default_image_view,
         extra_views=extra_views,
         texture_size=args.texture_size,
         render_size=args.render_size,

@@ -1,7 +1,7 @@
 """Train the demo shape model that ships with the pack, and report how well it does.
 
 The released weights are several GB; the demo model lets a newcomer run the whole
-image -> shape -> texture -> GLB job offline on a CPU in about a minute. It is trained
+image -> shape -> texture -> GLB job offline on a CPU in about 20 seconds. It is trained
 here, with the pack's own training code, on procedural shapes (boxes, cylinders, cones,
 tori, ellipsoids and unions of them) seen in shaded renders, so it only knows those
 families: it is a working example of the pipeline and of training, not a general model.
@@ -9,8 +9,8 @@ families: it is a working example of the pipeline and of training, not a general
     python tools/train_demo_model.py WORK_DIR [--install]
 
 Everything is seeded (SEED below); on the 2-core VM it takes about 95 minutes. WORK_DIR
-gets the datasets, both training runs (resumable: run the same command again after an
-interruption) and ``report.md`` / ``report.json`` with the held-out IoU per family.
+gets the datasets, the four training runs (each resumable: run the same command again
+after an interruption) and ``report.md`` / ``report.json`` with the held-out IoU per family.
 ``--install`` copies the model into ``hy3d_core/demo_model/`` where the CLI finds it, and
 draws the README's example inputs (``examples/demo_*.png``) from held-out shapes.
 """

@@ -29,8 +29,8 @@ DIFFUSE = 0.65
 # Camera axes: x right, -y up in the image (rows run from the top), +z towards the viewer.
 _LIGHT_IN_CAMERA = np.array([-0.4, -0.6, 0.7]) / np.linalg.norm([-0.4, -0.6, 0.7])
 
-
 DEFAULT_COLOUR = (0.8, 0.8, 0.8)
+
 
 def _face_normals(mesh: Mesh) -> torch.Tensor:
     corners = torch.from_numpy(mesh.vertices.astype(np.float64))[torch.from_numpy(mesh.faces)]
@@ -58,9 +58,10 @@ def render_condition_images(mesh: Mesh, poses: Sequence[tuple[float, float]], *,
         raise ValueError("Cannot render a mesh without faces.")
     if colours is not None and len(colours) != len(poses):
         raise ValueError(f"colours has {len(colours)} entries for {len(poses)} poses.")
-    view_colours = [torch.from_numpy(_check_options(size, c))
-                    for c in (colours if colours is not None else [colour] * len(poses))]
-    _check_options(size, colour)
+    if colours is None:
+        view_colours = [torch.from_numpy(_check_options(size, colour))] * len(poses)
+    else:
+        view_colours = [torch.from_numpy(_check_options(size, c)) for c in colours]
     if not poses:
         return []
     vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices))

@@ -211,10 +211,11 @@ def prepare_mesh_dataset(
     surface points moved by gaussian offsets, split equally among ``near_sigmas``. Views
     are drawn uniformly from the azimuth and elevation ranges (degrees; 0, 0 is the
     front). Views are grey unless ``random_colours``, which gives each view its own
-    colour, so a model conditioned on them learns shape, not one shade. User meshes are made watertight on a grid of ``watertight_resolution`` voxels
-    along their longest side (see ``watertight.py``). A non-empty ``out_dir`` is refused unless ``overwrite``, which replaces the
-    manifest, samples and images there. The manifest is written last, so an interrupted
-    run leaves no folder that looks complete.
+    colour, so a model conditioned on them learns shape, not one shade. User meshes are
+    made watertight on a grid of ``watertight_resolution`` voxels along their longest side
+    (see ``watertight.py``). A non-empty ``out_dir`` is refused unless ``overwrite``, which
+    replaces the manifest, samples and images there. The manifest is written last, so an
+    interrupted run leaves no folder that looks complete.
     """
     for name, value in (("num_uniform", num_uniform), ("num_sharp", num_sharp),
                         ("num_volume", num_volume), ("num_near", num_near),

@@ -68,10 +68,6 @@ class TrainingSettings:
         if self.max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
 
-    @property
-    def decays(self) -> bool:
-        return self.final_lr_fraction < 1.0
-
     def learning_rate(self, step: int) -> float:
         """Rate for the step that follows ``step`` finished steps: linear warm-up, then flat,
         or, with ``final_lr_fraction`` below 1, a cosine decay that reaches
@@ -79,7 +75,7 @@ class TrainingSettings:
         accuracy in that slow end)."""
         if step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
-        if not self.decays:
+        if self.final_lr_fraction == 1.0:
             return self.lr
         span = max(1, self.steps - 1 - self.warmup_steps)
         done = min(1.0, (step - self.warmup_steps) / span)
