@@ -36,7 +36,7 @@ def _args(folder, image, out, level, *extra):
     return [
         "shape", "--model", str(folder), "--image", str(image), "--out", str(out),
         "--steps", "3", "--seed", str(SEED), "--octree-resolution", "32",
-        "--mc-level", f"{level}", "--max-faces", "2000", *extra,
+        "--mc-level", f"{level}", "--max-faces", "8000", *extra,
     ]
 
 
@@ -46,7 +46,9 @@ def test_writes_a_glb_trimesh_loads_and_the_latents(setup, capsys):
     latents_path = root / "latents.pt"
     assert main(_args(folder, image, out, level, "--save-latents", str(latents_path))) == 0
     loaded = trimesh.load(out, force="mesh")
-    assert len(loaded.faces) > 0 and len(loaded.faces) <= 2000
+    # Unreduced, this random model's noisy surface has about 57000 faces; with fewer than
+    # about 6000 its many handles could not all be kept.
+    assert 0 < len(loaded.faces) <= 8000
     saved = torch.load(latents_path, weights_only=True)
     assert saved.shape == (1, 32, 8)
     torch.testing.assert_close(saved, expected_latents)

@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import trimesh
 
+from hy3d_core.geometry import cleanup
 from hy3d_core.geometry.cleanup import (
     clean_mesh,
     reduce_faces,
     remove_degenerate_faces,
     remove_floaters,
+    topology_signature,
 )
 from hy3d_core.geometry.mesh import Mesh
 from hy3d_core.geometry.surface import extract_surface
@@ -174,12 +176,64 @@ def test_clean_mesh_runs_every_step():
     np.testing.assert_array_equal(untouched.faces, dirty.faces)
 
 
-def test_rough_surface_still_reaches_the_face_budget():
-    """An undertrained model's field is noise: gentle decimation stalls on it."""
+def rough_closed_surface(smoothing):
+    """An undertrained model's kind of surface: a noise field's zero set, closed by a
+    border of empty space, with hundreds of small handles."""
     from scipy.ndimage import gaussian_filter
 
-    noise = gaussian_filter(np.random.default_rng(0).standard_normal((41, 41, 41)), 1.0)
-    rough = extract_surface(noise, level=0.0)
-    assert len(rough.faces) > 10000
-    reduced = reduce_faces(rough, 1000)
-    assert len(reduced.faces) <= 1000 * 1.02
+    noise = gaussian_filter(np.random.default_rng(0).standard_normal((41, 41, 41)), smoothing)
+    return remove_floaters(extract_surface(np.pad(noise, 2, constant_values=-1.0), level=0.0))
+
+
+def test_topology_signature_counts_pieces_euler_and_non_manifold_edges():
+    sphere = marching_cubes_sphere(32)
+    assert topology_signature(sphere) == (1, 2, 0)
+    torus = trimesh.creation.torus(major_radius=0.5, minor_radius=0.2)
+    assert topology_signature(Mesh(torus.vertices, torus.faces)) == (1, 0, 0)
+    assert topology_signature(join(sphere, box(0.1, (2, 0, 0)))) == (2, 4, 0)
+    split = Mesh(np.concatenate([sphere.vertices, sphere.vertices]),
+                 np.where(np.arange(len(sphere.faces))[:, None] % 2 == 0,
+                          sphere.faces, sphere.faces + len(sphere.vertices)))
+    assert topology_signature(split) == (1, 2, 0)  # copies at one position are one vertex
+    fin = Mesh(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1.0]]),
+               np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]]))
+    assert topology_signature(fin)[2] == 1
+
+
+def test_smooth_surface_takes_the_fast_decimation(monkeypatch):
+    def fail(*_):
+        raise AssertionError("the topology-preserving fallback ran on a smooth sphere")
+
+    monkeypatch.setattr(cleanup, "_topology_preserving_decimation", fail)
+    reduced = reduce_faces(marching_cubes_sphere(64), 2000)
+    assert topology_signature(reduced) == (1, 2, 0)
+
+
+def test_rough_surface_keeps_its_topology_and_reaches_the_budget():
+    """fast_simplification pinches such a surface into non-manifold edges and extra
+    handles; the result must not be torn, and must still meet the budget."""
+    rough = rough_closed_surface(1.5)
+    assert len(rough.faces) > 50000
+    fast = cleanup._fast_quadric_decimation(rough, 3000)
+    assert topology_signature(fast) != topology_signature(rough)
+    reduced = reduce_faces(rough, 3000)
+    assert topology_signature(reduced) == topology_signature(rough)
+    assert len(reduced.faces) <= 3000 * 1.02
+
+
+def test_budget_below_what_the_topology_needs_warns_and_keeps_the_surface_whole():
+    rough = rough_closed_surface(1.0)
+    with pytest.warns(UserWarning, match="fewer would tear or pinch"):
+        reduced = reduce_faces(rough, 1000)
+    assert topology_signature(reduced) == topology_signature(rough)
+    assert 1000 < len(reduced.faces) < len(rough.faces) / 10
+
+
+def test_open_surface_keeps_its_boundary():
+    """A shape cut by the grid's edge is open; its boundary loops stay where they are."""
+    sphere = marching_cubes_sphere(100)
+    cut = Mesh(sphere.vertices, sphere.faces[sphere.vertices[sphere.faces].min(axis=(1, 2)) > -0.45])
+    cut = remove_floaters(cut)
+    reduced = reduce_faces(cut, 2000)
+    assert topology_signature(reduced) == topology_signature(cut)
+    assert len(reduced.faces) <= 2000 * 1.02
