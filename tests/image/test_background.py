@@ -2,10 +2,11 @@
 the alpha/mask pass-through, the choice made by "auto", learned mattes loaded only from
 disk, and the errors a user can cause.
 
-No package ships real RGBA photo cut-outs, so the measured scenes are made here: shaded
-solids ray-cast in numpy and skimage's horse silhouette filled with a photograph, over
-plain, gradient, noise, striped and photographed-texture backgrounds.
-``bench/bench_background.py`` runs the same scenes, larger and more of them.
+The measured scenes here are generated: shaded solids ray-cast in numpy and skimage's
+horse silhouette filled with a photograph, over plain, gradient, noise, striped and
+photographed-texture backgrounds. ``test_background_photos.py`` puts real photographs
+cut out by hand (the Debian package tuxpaint-stamps-default) over the same backgrounds.
+``bench/bench_background.py`` runs both, larger and more of them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def make_scene(object_kind: str, background_kind: str, size: int, seed: int) -> 
         coverage, colour = _photo_horse(size, rng)
     else:
         coverage, colour = _shaded_solid(object_kind, size, rng)
-    background = _background(background_kind, size, rng)
+    background = make_background(background_kind, size, rng)
     rgb = coverage[..., None] * colour + (1 - coverage[..., None]) * background
     return rgb.astype(np.float32), coverage >= 0.5
 
@@ -148,7 +149,9 @@ def _downsample(coverage, colour, size):
     return blocks.mean((1, 3)), weighted / np.maximum(blocks.sum((1, 3)), 1e-9)[..., None]
 
 
-def _background(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+def make_background(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``[size, size, 3]`` background of ``kind`` (one of ``BACKGROUND_KINDS``) in 0..1,
+    drawn from ``rng``; ``photo_cutouts`` puts real photographs over the same ones."""
     import cv2
 
     # Half the backgrounds are neutral (white to near black), as in product shots and
