@@ -159,8 +159,8 @@ def shape_mesh_from_args(args: argparse.Namespace, prepared, device, dtype):
         num_chunks=args.num_chunks,
     )
     surface = SurfaceSettings(
-        mc_level=args.mc_level, postprocess=not args.no_postprocess,
-        max_faces=max_faces if max_faces > 0 else None,
+        mc_level=args.mc_level, close_at_bounds=not args.open_at_bounds,
+        postprocess=not args.no_postprocess, max_faces=max_faces if max_faces > 0 else None,
     )
     if is_demo_model(model_path):
         print("using the demo model shipped with the pack (it knows only simple procedural "
@@ -214,6 +214,9 @@ def _add_shape_arguments(shape: argparse.ArgumentParser) -> None:
     shape.add_argument("--decoder", choices=("dense", "hierarchical", "flashvdm"), default=None,
                        help="volume decoding (release: dense; demo model: hierarchical)")
     shape.add_argument("--mc-level", type=float, default=0.0, help="marching cubes level")
+    shape.add_argument("--open-at-bounds", action="store_true",
+                       help="leave a shape that reaches the grid's edge open there, as the "
+                            "release does (default: capped, so the mesh stays closed)")
     shape.add_argument("--background", default="auto",
                        help="background removal for images without alpha: auto, classical, "
                             "alpha, or a model method with weights on disk")

@@ -75,10 +75,14 @@ class VolumeSettings:
 
 @dataclass(frozen=True)
 class SurfaceSettings:
-    """Marching cubes and clean-up; ``max_faces`` None keeps every face."""
+    """Marching cubes and clean-up; ``max_faces`` None keeps every face.
+
+    ``close_at_bounds`` caps a shape the grid cuts (the release leaves it open there).
+    """
 
     mc_level: float = 0.0
     release_mapping: bool = True
+    close_at_bounds: bool = True
     postprocess: bool = True
     max_faces: int | None = 40000
 
@@ -178,7 +182,11 @@ def grid_to_meshes(
 ) -> list[Mesh]:
     """Marching cubes on each grid of the batch, then the optional clean-up."""
     meshes = extract_surface(
-        grid, level=settings.mc_level, bounds=bounds, release_mapping=settings.release_mapping
+        grid,
+        level=settings.mc_level,
+        bounds=bounds,
+        release_mapping=settings.release_mapping,
+        close_at_bounds=settings.close_at_bounds,
     )
     if isinstance(meshes, Mesh):
         meshes = [meshes]

@@ -185,12 +185,18 @@ class ExtractSurface:
                                                 "tooltip": "Map vertices as the release does "
                                                            "(dividing by R+1, a slight shrink); "
                                                            "off: the exact grid coordinates."}),
+                "close_at_bounds": ("BOOLEAN", {"default": True,
+                                                "tooltip": "Cap a shape that reaches the grid's "
+                                                           "edge, so the mesh stays closed; off: "
+                                                           "leave it open there, as the release "
+                                                           "does."}),
             }
         }
 
-    def extract(self, voxel, level: float, release_mapping: bool):
+    def extract(self, voxel, level: float, release_mapping: bool, close_at_bounds: bool):
         logits, bounds = voxel_logits(voxel)
-        surface = SurfaceSettings(mc_level=level, release_mapping=release_mapping, postprocess=False)
+        surface = SurfaceSettings(mc_level=level, release_mapping=release_mapping,
+                                  close_at_bounds=close_at_bounds, postprocess=False)
         return (H3DMesh.of(grid_to_meshes(logits, surface, bounds)),)
 
 

@@ -57,6 +57,21 @@ def test_writes_a_glb_trimesh_loads_and_the_latents(setup, capsys):
     assert f"wrote {out}" in captured.out
 
 
+def _boundary_edges(mesh):
+    edges = np.sort(mesh.faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    return int((np.unique(edges, axis=0, return_counts=True)[1] == 1).sum())
+
+
+def test_meshes_are_closed_at_the_grid_edge_unless_asked_to_stay_open(setup):
+    """Half of this random model's grid is inside, so its surface reaches the grid's edge."""
+    root, folder, image, level, _ = setup
+    closed, opened = root / "closed.ply", root / "opened.ply"
+    assert main(_args(folder, image, closed, level, "--no-postprocess")) == 0
+    assert main(_args(folder, image, opened, level, "--no-postprocess", "--open-at-bounds")) == 0
+    assert _boundary_edges(trimesh.load(closed, process=True)) == 0
+    assert _boundary_edges(trimesh.load(opened, process=True)) > 0
+
+
 def test_never_overwrites_without_the_flag(setup, capsys):
     root, folder, image, level, _ = setup
     out = root / "existing.glb"

@@ -21,6 +21,7 @@ def extract_surface(
     level: float = 0.0,
     bounds: float | Sequence[float] = 1.01,
     release_mapping: bool = True,
+    close_at_bounds: bool = False,
 ) -> Mesh | list[Mesh]:
     """Mesh the ``level`` iso-surface of a ``[R+1]^3`` logit grid (or a batch of them).
 
@@ -28,13 +29,16 @@ def extract_surface(
     ``(xmin, ymin, zmin, xmax, ymax, zmax)``. NaN marks points a hierarchical decoder
     never evaluated (far from the surface): no face is built from them.
     A ``[B, R+1, R+1, R+1]`` batch gives a list with one mesh per item.
+
+    A shape that reaches the grid's faces is cut open there, as in the release;
+    ``close_at_bounds`` caps it with the grid's faces instead, so it stays closed.
     """
     array = _to_numpy(grid)
     if array.ndim == 4:
         meshes = []
         for index, item in enumerate(array):
             try:
-                meshes.append(_extract_one(item, level, bounds, release_mapping))
+                meshes.append(_extract_one(item, level, bounds, release_mapping, close_at_bounds))
             except ValueError as error:
                 raise ValueError(f"Batch item {index}: {error}") from error
         return meshes
@@ -43,7 +47,7 @@ def extract_surface(
             "extract_surface expects a [R+1, R+1, R+1] grid or a [B, R+1, R+1, R+1] "
             f"batch, got shape {list(array.shape)}."
         )
-    return _extract_one(array, level, bounds, release_mapping)
+    return _extract_one(array, level, bounds, release_mapping, close_at_bounds)
 
 
 def _to_numpy(grid: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -75,7 +79,11 @@ def _no_surface(level: float, detail: str) -> ValueError:
 
 
 def _extract_one(
-    grid: np.ndarray, level: float, bounds: float | Sequence[float], release_mapping: bool
+    grid: np.ndarray,
+    level: float,
+    bounds: float | Sequence[float],
+    release_mapping: bool,
+    close_at_bounds: bool,
 ) -> Mesh:
     from skimage import measure
 
@@ -91,7 +99,10 @@ def _extract_one(
 
     # skimage counts NaN corners as outside, so where decoded-inside meets undecoded it
     # places vertices interpolated from NaN; the faces using them are not the surface.
-    vertices, faces, _, _ = measure.marching_cubes(grid, level, method="lewiner")
+    if close_at_bounds:
+        vertices, faces = _marching_cubes_closed_at_bounds(grid, level, low)
+    else:
+        vertices, faces, _, _ = measure.marching_cubes(grid, level, method="lewiner")
     vertices, faces = _drop_nonfinite(vertices, faces)
     if len(faces) == 0:
         raise _no_surface(level, "the level is only crossed next to undecoded (NaN) points")
@@ -105,6 +116,21 @@ def _extract_one(
     faces = faces[:, ::-1]
     vertices, faces = _merge_coincident(vertices.astype(np.float32), faces)
     return Mesh(vertices=vertices, faces=faces)
+
+
+def _marching_cubes_closed_at_bounds(
+    grid: np.ndarray, level: float, lowest: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Marching cubes on the grid wrapped in one layer of outside values, with the caps
+    that layer makes pulled back onto the grid's faces (they would otherwise sit half a
+    cell outside the sampled box)."""
+    from skimage import measure
+
+    outside = min(lowest, level) - 1.0
+    padded = np.pad(grid, 1, constant_values=outside)
+    vertices, faces, _, _ = measure.marching_cubes(padded, level, method="lewiner")
+    vertices = np.clip(vertices - 1.0, 0.0, np.asarray(grid.shape, dtype=np.float64) - 1.0)
+    return vertices, faces
 
 
 def _drop_nonfinite(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -104,6 +104,39 @@ def test_faces_wind_outward():
     assert surface.volume == pytest.approx(expected_volume, rel=0.02)
 
 
+def box_beyond_the_grid_logits(resolution=R):
+    """A 2.4 x 1 x 1 box: longer than the grid (2.02), so the grid cuts both its ends."""
+    x, y, z = _coordinates(resolution)
+    return (np.minimum(np.minimum(1.2 - np.abs(x), 0.5 - np.abs(y)), 0.5 - np.abs(z)) * 10.0).astype(np.float32)
+
+
+def test_a_shape_the_grid_cuts_is_open_as_in_the_release_or_capped():
+    grid = box_beyond_the_grid_logits()
+    opened = extract_surface(grid, release_mapping=False)
+    assert not opened.to_trimesh().is_watertight
+    closed = extract_surface(grid, release_mapping=False, close_at_bounds=True)
+    surface = closed.to_trimesh()
+    assert surface.is_watertight and surface.is_winding_consistent
+    assert surface.volume == pytest.approx(2 * B * 1.0 * 1.0, rel=0.01)
+    np.testing.assert_allclose(closed.vertices.min(axis=0), [-B, -0.5, -0.5], atol=1e-6)
+    np.testing.assert_allclose(closed.vertices.max(axis=0), [B, 0.5, 0.5], atol=1e-6)
+    caps = np.abs(np.abs(closed.vertices[closed.faces][..., 0]) - B) < 1e-6
+    assert caps.all(axis=1).sum() > 0  # whole faces lie on the grid's faces
+
+
+def test_capping_changes_nothing_inside_the_grid():
+    grid = sphere_logits()
+    for release_mapping in (True, False):
+        opened = extract_surface(grid, release_mapping=release_mapping)
+        closed = extract_surface(grid, release_mapping=release_mapping, close_at_bounds=True)
+        np.testing.assert_allclose(
+            np.sort(closed.vertices, axis=0), np.sort(opened.vertices, axis=0), atol=1e-6
+        )
+        assert len(closed.faces) == len(opened.faces)
+    holed = hierarchical_holes(box_beyond_the_grid_logits())
+    assert extract_surface(holed, close_at_bounds=True).to_trimesh().is_watertight
+
+
 def test_exact_mapping_differs_by_the_release_shrink():
     grid = sphere_logits()
     release = extract_surface(grid)

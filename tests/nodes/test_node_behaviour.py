@@ -148,15 +148,27 @@ def _ball_voxel(radius=0.6, resolution=24, batch=1) -> "node_types.H3DVoxel":
 
 def test_extract_surface_reads_comfys_voxels_like_ours():
     voxel = _ball_voxel()
-    ours = _run("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True)[0]
+    ours = _run("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
+                close_at_bounds=True)[0]
     comfy_voxel = SimpleNamespace(data=voxel.data)  # what VAEDecodeHunyuan3D hands out
-    theirs = _run("H3DExtractSurface", voxel=comfy_voxel, level=0.0, release_mapping=True)[0]
+    theirs = _run("H3DExtractSurface", voxel=comfy_voxel, level=0.0, release_mapping=True,
+                  close_at_bounds=True)[0]
     np.testing.assert_allclose(theirs.meshes[0].vertices, ours.meshes[0].vertices, atol=1e-5)
     np.testing.assert_array_equal(theirs.meshes[0].faces, ours.meshes[0].faces)
 
 
+def test_extract_surface_caps_a_shape_the_grid_cuts_unless_asked_not_to():
+    voxel = _ball_voxel(radius=1.3)  # wider than the grid's half-size 1.01
+    closed = _run("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
+                  close_at_bounds=True)[0].meshes[0]
+    opened = _run("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
+                  close_at_bounds=False)[0].meshes[0]
+    assert closed.to_trimesh().is_watertight and not opened.to_trimesh().is_watertight
+
+
 def test_a_batch_of_meshes_is_a_comfy_mesh_and_keeps_each_mesh():
-    mesh = _run("H3DExtractSurface", voxel=_ball_voxel(batch=2), level=0.0, release_mapping=True)[0]
+    mesh = _run("H3DExtractSurface", voxel=_ball_voxel(batch=2), level=0.0, release_mapping=True,
+                close_at_bounds=True)[0]
     first, second = mesh.meshes
     assert len(first.faces) != len(second.faces)
     assert mesh.vertices.shape == (2, max(len(first.vertices), len(second.vertices)), 3)
