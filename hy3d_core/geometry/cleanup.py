@@ -138,7 +138,9 @@ def topology_signature(mesh: Mesh) -> tuple[int, int, int]:
 
     ids = _position_ids(mesh.vertices)[mesh.faces]
     ids = ids[(ids[:, 0] != ids[:, 1]) & (ids[:, 1] != ids[:, 2]) & (ids[:, 0] != ids[:, 2])]
-    count = int(ids.max()) + 1 if len(ids) else 0
+    if len(ids) == 0:
+        return 0, 0, 0
+    count = int(ids.max()) + 1
     ends = np.sort(ids[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
     edge_keys, faces_per_edge = np.unique(ends[:, 0] * count + ends[:, 1], return_counts=True)
     used = np.unique(ids)
@@ -168,12 +170,17 @@ def _topology_preserving_decimation(mesh: Mesh, max_faces: int) -> Mesh:
     import pymeshlab
 
     mesh_set = pymeshlab.MeshSet()
-    mesh_set.add_mesh(pymeshlab.Mesh(mesh.vertices.astype(np.float64), mesh.faces.astype(np.int32)))
+    mesh_set.add_mesh(
+        pymeshlab.Mesh(mesh.vertices.astype(np.float64), mesh.faces.astype(np.int32))
+    )
     mesh_set.meshing_decimation_quadric_edge_collapse(
         targetfacenum=int(max_faces), preservetopology=True, preserveboundary=True, autoclean=True
     )
     reduced = mesh_set.current_mesh()
-    return Mesh(vertices=reduced.vertex_matrix().astype(np.float32), faces=reduced.face_matrix().astype(np.int64))
+    return Mesh(
+        vertices=reduced.vertex_matrix().astype(np.float32),
+        faces=reduced.face_matrix().astype(np.int64),
+    )
 
 
 def reduce_faces(mesh: Mesh, max_faces: int) -> Mesh:
