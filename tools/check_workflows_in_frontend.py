@@ -12,7 +12,10 @@ a node declaration; either way a workflow that passes the tests might not load i
 ComfyUI, which is what this check is for.
 
 Usage: ``python tools/check_workflows_in_frontend.py [WORKFLOW.json ...]`` (default: all
-of ``workflows/``); ``--chromium PATH`` (default: ``chromium`` on PATH). Needs
+of ``workflows/``); ``--chromium PATH`` (default: ``chromium`` on PATH); ``--screenshot
+DIR``: also save, per workflow, a PNG of the graph as the frontend shows it, fitted to
+the view without the frontend's menus (``DIR/<workflow name>.png``; the README's workflow
+picture is one). Needs
 ``comfyui-frontend-package`` and ``playwright`` from PyPI and a Chromium binary (Debian
 ``chromium``); playwright's own browser download is not used. Prints one line per
 workflow, "OK" or its problems, and exits 1 if any workflow has a problem.
@@ -342,6 +345,50 @@ _SHOWN_NOTICES = """() => Array.from(document.querySelectorAll(
     .filter(text => text.length > 0)"""
 
 
+# Wide enough for the long left-to-right workflows, and drawn at 1.5 device pixels per
+# CSS pixel so that titles and widget values stay legible at the zoom that fits them.
+SCREENSHOT_VIEWPORT = {"width": 2560, "height": 1080}
+SCREENSHOT_PIXEL_RATIO = 1.5
+# CSS pixels kept around the graph: the nodes' source badges sit above their titles.
+SCREENSHOT_MARGIN = 40
+
+# Focus mode hides the tabs, side bar and action bar; the minimap and the canvas
+# statistics are drawn on the canvas itself and have their own settings. Font size 0
+# turns off the simplified drawing (no text) that the frontend uses when zoomed out.
+_PREPARE_SCREENSHOTS = """async () => {
+    const workspace = window.app.extensionManager;
+    await workspace.command.execute('Workspace.ToggleFocusMode');
+    await workspace.setting.set('Comfy.Minimap.Visible', false);
+    await workspace.setting.set('Comfy.Graph.CanvasInfo', false);
+    await workspace.setting.set('LiteGraph.Canvas.MinFontSizeForLOD', 0);
+}"""
+
+# Fit view animates (350 ms), so wait until the view stops moving and is drawn; then the
+# graph's bounds on the page, in CSS pixels.
+_FIT_VIEW = """async () => {
+    await window.app.extensionManager.command.execute('Comfy.Canvas.FitView');
+    const canvas = window.app.canvas;
+    const frame = () => new Promise(resolve => requestAnimationFrame(resolve));
+    await new Promise(resolve => setTimeout(resolve, 500));
+    let view = '';
+    while (view !== JSON.stringify([canvas.ds.scale, ...canvas.ds.offset])) {
+        view = JSON.stringify([canvas.ds.scale, ...canvas.ds.offset]);
+        await frame();
+    }
+    await frame();
+    const corners = Array.from(canvas.positionableItems).flatMap(item => {
+        const [x, y, width, height] = item.boundingRect;
+        return [canvas.ds.convertOffsetToCanvas([x, y]),
+                canvas.ds.convertOffsetToCanvas([x + width, y + height])];
+    });
+    const page = canvas.canvas.getBoundingClientRect();
+    return {left: page.left + Math.min(...corners.map(point => point[0])),
+            top: page.top + Math.min(...corners.map(point => point[1])),
+            right: page.left + Math.max(...corners.map(point => point[0])),
+            bottom: page.top + Math.max(...corners.map(point => point[1]))};
+}"""
+
+
 _NOISE = (
     # The text of this one names no URL; the response and requestfailed records do.
     "Failed to load resource",
@@ -399,11 +446,24 @@ def _wait_for(page, expression: str, argument: Any = None) -> None:
     page.wait_for_function(expression, arg=argument, timeout=LOAD_TIMEOUT_S * 1000)
 
 
-def load_in_frontend(url: str, workflows: dict[str, dict],
-                     chromium: str) -> tuple[dict[str, FrontendLoad], list[str]]:
+def _save_screenshot(page, path: Path) -> None:
+    """The graph fitted to the view, cut to its bounds (less of the empty canvas, and none
+    of the frontend's corner buttons)."""
+    bounds = page.evaluate(_FIT_VIEW)
+    viewport = page.viewport_size
+    left = max(0.0, bounds["left"] - SCREENSHOT_MARGIN)
+    top = max(0.0, bounds["top"] - SCREENSHOT_MARGIN)
+    right = min(float(viewport["width"]), bounds["right"] + SCREENSHOT_MARGIN)
+    bottom = min(float(viewport["height"]), bounds["bottom"] + SCREENSHOT_MARGIN)
+    page.screenshot(path=path, clip={"x": left, "y": top, "width": right - left, "height": bottom - top})
+
+
+def load_in_frontend(url: str, workflows: dict[str, dict], chromium: str,
+                     screenshot_dir: Path | None = None) -> tuple[dict[str, FrontendLoad], list[str]]:
     """Each workflow dropped on the canvas of one frontend page, in turn (the graph is
     cleared before each, so that the wait for its nodes cannot match the previous one);
-    also the messages of the start-up itself."""
+    also the messages of the start-up itself. With ``screenshot_dir``, each workflow the
+    frontend showed is also saved there as ``<name>.png``."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
@@ -411,12 +471,17 @@ def load_in_frontend(url: str, workflows: dict[str, dict],
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            if screenshot_dir is None:
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            else:
+                page = browser.new_page(viewport=SCREENSHOT_VIEWPORT, device_scale_factor=SCREENSHOT_PIXEL_RATIO)
             events = _PageEvents(page)
             page.goto(url)
             _wait_for(page, "() => window.app && window.app.graph && window.LiteGraph"
                             " && document.querySelector('#graph-canvas') !== null"
                             " && Object.keys(window.LiteGraph.registered_node_types).includes('H3DSaveMesh')")
+            if screenshot_dir is not None:
+                page.evaluate(_PREPARE_SCREENSHOTS)
             events.settle(page)
             start_up = events.take()
             for name, workflow in workflows.items():
@@ -434,6 +499,8 @@ def load_in_frontend(url: str, workflows: dict[str, dict],
                 events.settle(page)
                 unregistered = page.evaluate(_UNREGISTERED_TYPES)
                 dialogs = [text for text in page.evaluate(_SHOWN_NOTICES) if text not in shown_before]
+                if screenshot_dir is not None and prompt is not None:
+                    _save_screenshot(page, screenshot_dir / f"{Path(name).stem}.png")
                 results[name] = FrontendLoad(prompt, unregistered, dialogs, events.take())
         finally:
             browser.close()
@@ -537,9 +604,11 @@ class WorkflowCheck:
     notes: list[str]
 
 
-def check(paths: list[Path], chromium: str) -> tuple[dict[str, WorkflowCheck], list[str]]:
+def check(paths: list[Path], chromium: str,
+          screenshot_dir: Path | None = None) -> tuple[dict[str, WorkflowCheck], list[str]]:
     """Workflow file name -> its problems (none: the frontend loads it and agrees with our
-    converter) and notes; and what the frontend said while starting, before any load."""
+    converter) and notes; and what the frontend said while starting, before any load.
+    With ``screenshot_dir``, also a picture of each workflow there (``load_in_frontend``)."""
     pack = load_pack()
     ours = pack.NODE_CLASS_MAPPINGS
     workflows = {path.name: json.loads(path.read_text()) for path in paths}
@@ -547,7 +616,7 @@ def check(paths: list[Path], chromium: str) -> tuple[dict[str, WorkflowCheck], l
         nodes = object_info(ours, getattr(pack, "NODE_DISPLAY_NAME_MAPPINGS", {}),
                             file_names_in(workflows.values(), ours))
     with StandInBackend(frontend_static_dir(), nodes) as backend:
-        loads, start_up = load_in_frontend(backend.url, workflows, chromium)
+        loads, start_up = load_in_frontend(backend.url, workflows, chromium, screenshot_dir)
     checks = {}
     for name, workflow in workflows.items():
         unknown = sorted(map(str, {node["type"] for node in workflow["nodes"]} - set(ours) - set(CORE_NODES)
@@ -566,10 +635,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workflows", nargs="*", type=Path)
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
+    parser.add_argument("--screenshot", type=Path, metavar="DIR",
+                        help="also save a PNG of each workflow's graph in DIR")
     arguments = parser.parse_args(argv)
     paths = arguments.workflows or sorted((REPO_ROOT / "workflows").glob("*.json"))
+    if arguments.screenshot is not None:
+        arguments.screenshot.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    checks, start_up = check(paths, arguments.chromium)
+    checks, start_up = check(paths, arguments.chromium, arguments.screenshot)
     for line in start_up:
         print(f"(frontend start-up, not counted) {line}")
     for name, result in checks.items():
