@@ -202,9 +202,12 @@ def reduce_faces(mesh: Mesh, max_faces: int) -> Mesh:
             f"{len(mesh.faces)} faces to {max_faces}; reduce the face count before UV "
             "unwrapping and texturing."
         )
-    reduced = _fast_quadric_decimation(mesh, max_faces)
-    if topology_signature(reduced) != topology_signature(mesh):
-        reduced = _topology_preserving_decimation(mesh, max_faces)
+    # Files often repeat a vertex for every face using it (STL always, OBJ with split
+    # normals); collapsing an edge then tears the surface instead of simplifying it.
+    welded = _merge_identical_vertices(Mesh(vertices=mesh.vertices, faces=mesh.faces))
+    reduced = _fast_quadric_decimation(welded, max_faces)
+    if topology_signature(reduced) != topology_signature(welded):
+        reduced = _topology_preserving_decimation(welded, max_faces)
         if len(reduced.faces) > max_faces * _BUDGET_SLACK:
             warnings.warn(
                 f"reduce_faces kept {len(reduced.faces)} faces for a budget of {max_faces}: "

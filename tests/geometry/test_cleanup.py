@@ -136,6 +136,17 @@ def test_reduce_faces_hits_target_keeps_shape_and_winding():
     assert reduced.vertex_normals is None
 
 
+def test_reduce_faces_welds_a_mesh_that_repeats_vertices_per_face():
+    """As an STL file comes: every face with its own three vertices."""
+    sphere = marching_cubes_sphere(64)
+    corners = sphere.vertices[sphere.faces].reshape(-1, 3)
+    unwelded = Mesh(corners, np.arange(len(corners)).reshape(-1, 3))
+    reduced = reduce_faces(unwelded, 2000)
+    assert len(reduced.faces) <= 2000 * 1.02
+    assert topology_signature(reduced) == (1, 2, 0)
+    assert reduced.to_trimesh().is_watertight
+
+
 def test_reduce_faces_under_budget_returns_a_copy():
     sphere = marching_cubes_sphere(32)
     same = reduce_faces(sphere, len(sphere.faces))
