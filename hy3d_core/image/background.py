@@ -44,14 +44,18 @@ _MIN_OBJECT_CONTRAST = 8.0
 # GrabCut's colour models, learnt from the border, give the texture back to the background.
 _BACKGROUND_SPREAD_MARGIN = 0.7
 # Gaussian sigma, as a share of the shorter side, that averages fine background texture
-# out of the colour difference used for seeding.
+# out of the colour difference used for seeding; also the scale the texture is measured at.
 _TEXTURE_SMOOTHING = 0.01
 # Border pixels further from the background fit than this multiple of the residuals'
 # upper quartile are not background (an object touching the edge).
 _FIT_CUT_OFF = 3.0
-# A pixel also seeds as object when its local texture is below this share of the
-# smoothest border texture (5th percentile): a plain object on a mottled background.
+# A pixel also seeds as object when its local texture, of lightness or of chroma, is
+# below this share of the smoothest border texture (5th percentile): a plain object on a
+# mottled background, a dull natural object on coloured noise.
 _SMOOTHER_THAN_BACKGROUND = 0.5
+# ... or above this multiple of the roughest border texture (99th percentile): fur, print
+# or stripes on a background with less detail.
+_ROUGHER_THAN_BACKGROUND = 1.5
 _GRABCUT_ITERATIONS = 3
 # Pieces of the matte smaller than this share of the largest piece are noise, not parts.
 _MIN_PART_SHARE = 0.15
@@ -134,11 +138,12 @@ def classical_matte(rgb: np.ndarray) -> np.ndarray:
     field (a robust quadratic fit in Lab, which follows gradients and vignettes, with the
     border's pixels that do not fit, such as an object touching the edge, left out), the
     spread of the border's colours around it and the border's local texture. Pixels far
-    from that field, or much smoother than the border, seed the object, the fitting border
-    seeds the background, and OpenCV's GrabCut settles the rest with colour models of both
-    and an edge-aware graph cut. The matte then keeps the main pieces, fills small
-    enclosed gaps and gets a slightly soft edge. Images are matted at most
-    ``_CLASSICAL_WORK_SIZE`` pixels wide and the matte is scaled back.
+    from that field, or whose lightness or chroma texture is much smoother or rougher than
+    the border's, seed the object, the fitting border seeds the background, and OpenCV's
+    GrabCut settles the rest with colour models of both and an edge-aware graph cut. The
+    matte then keeps the main pieces, fills small enclosed gaps and gets a slightly soft
+    edge. Images are matted at most ``_CLASSICAL_WORK_SIZE`` pixels wide and the matte is
+    scaled back.
     """
     import cv2
 
@@ -173,26 +178,61 @@ def classical_matte(rgb: np.ndarray) -> np.ndarray:
 
 def _grabcut_seeds(rgb: np.ndarray) -> np.ndarray:
     """GrabCut's initial labels: sure background on the fitting border, probable object
-    where the colour stands out from the background field, probable background elsewhere."""
+    where the colour or the texture stands out from the background's, probable background
+    elsewhere.
+
+    Lightness and chroma texture are compared with the border's apart: a background of
+    coloured noise varies in hue far more than a real object does, while the object has
+    more lightness detail (fur, shading, print), so each alone tells them apart where
+    their sum, and the colour, do not.
+    """
     import cv2
 
     height, width = rgb.shape[:2]
     sigma = max(1.0, _TEXTURE_SMOOTHING * min(height, width))
     raw = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
     lab = cv2.GaussianBlur(raw, (0, 0), sigma)
-    texture = np.sqrt(cv2.GaussianBlur(((raw - lab) ** 2).sum(-1), (0, 0), sigma))
     border = _border_strip(height, width)
     field, fits = _background_field(lab, border)
-    distance = np.linalg.norm(lab - field, axis=-1)
-    spread = float(np.percentile(distance[border][fits], 99))
-    threshold = max(_MIN_OBJECT_CONTRAST, _BACKGROUND_SPREAD_MARGIN * spread)
-    smooth_limit = _SMOOTHER_THAN_BACKGROUND * float(np.percentile(texture[border][fits], 5))
-    object_like = (distance > threshold) | (texture < smooth_limit)
-    seeds = np.where(object_like, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     sure_background = np.zeros_like(border)
     sure_background[border] = fits
+    distance = np.linalg.norm(lab - field, axis=-1)
+    spread = float(np.percentile(distance[sure_background], 99))
+    object_like = distance > max(_MIN_OBJECT_CONTRAST, _BACKGROUND_SPREAD_MARGIN * spread)
+    for channels in (raw[..., :1], raw[..., 1:]):
+        texture = _local_texture(channels, sigma)
+        object_like |= _texture_unlike_background(texture, sure_background, sigma)
+    seeds = np.where(object_like, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     seeds[sure_background] = cv2.GC_BGD
     return seeds
+
+
+def _local_texture(channels: np.ndarray, sigma: float) -> np.ndarray:
+    """Root mean square, over a Gaussian window of ``sigma``, of the detail a blur of that
+    sigma takes out of ``channels`` (``[H, W, C]``)."""
+    import cv2
+
+    channels = np.ascontiguousarray(channels)
+    detail = channels - cv2.GaussianBlur(channels, (0, 0), sigma).reshape(channels.shape)
+    return np.sqrt(cv2.GaussianBlur((detail**2).sum(-1), (0, 0), sigma))
+
+
+def _texture_unlike_background(
+    texture: np.ndarray, background: np.ndarray, sigma: float
+) -> np.ndarray:
+    """Pixels much smoother or much rougher than the ``background`` pixels' texture.
+
+    Just outside a detailed object's edge the texture also reads rough (the measure's blur
+    reaches across the edge), so the rough pixels are shrunk by ``sigma``, which keeps
+    them inside the object and out of narrow gaps such as the one between a tail and a body.
+    """
+    import cv2
+
+    smooth = texture < _SMOOTHER_THAN_BACKGROUND * float(np.percentile(texture[background], 5))
+    rough = texture > _ROUGHER_THAN_BACKGROUND * float(np.percentile(texture[background], 99))
+    radius = max(1, round(sigma))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return smooth | cv2.erode(rough.astype(np.uint8), disc).astype(bool)
 
 
 def _border_strip(height: int, width: int) -> np.ndarray:

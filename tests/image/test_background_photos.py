@@ -24,16 +24,15 @@ from test_background import BACKGROUND_KINDS, intersection_over_union
 _SAMPLE = PHOTO_STAMPS[::4]
 _SIZE = 256
 
-# Measured on this sample, IoU mean / min: plain 0.975 / 0.945, gradient 0.975 / 0.871,
-# noise 0.732 / 0.026, stripes 0.975 / 0.918, photo_texture 0.969 / 0.890. The floors
-# leave about 0.03 on the mean and 0.05-0.07 on the min. On the noise background the
-# classical matte misses whole objects whose colours lie inside the noise's colour range
-# (a white owl on pastel noise, a black bull on dark noise: see bench/README.md), so there
-# only the mean is held.
+# Measured on this sample, IoU mean / min: plain 0.975 / 0.944, gradient 0.975 / 0.871,
+# noise 0.958 / 0.844, stripes 0.974 / 0.919, photo_texture 0.967 / 0.890. The floors
+# leave about 0.03 on the mean and 0.05-0.07 on the min. The noise background is the
+# hardest: the objects' colours lie inside the noise's colour range, and only their
+# texture (less chroma variation, more lightness detail) sets them apart.
 _IOU_FLOORS = {
     "plain": (0.945, 0.89),
     "gradient": (0.945, 0.81),
-    "noise": (0.70, None),
+    "noise": (0.93, 0.78),
     "stripes": (0.945, 0.86),
     "photo_texture": (0.94, 0.83),
 }
@@ -57,8 +56,7 @@ def test_classical_matte_matches_real_photo_cut_outs(stamps, background_kind):
         scores[stamp] = round(intersection_over_union(classical_matte(rgb) >= 0.5, truth), 3)
     mean_floor, min_floor = _IOU_FLOORS[background_kind]
     assert np.mean(list(scores.values())) >= mean_floor, scores
-    if min_floor is not None:
-        assert min(scores.values()) >= min_floor, scores
+    assert min(scores.values()) >= min_floor, scores
 
 
 def test_photo_scene_is_repeatable_and_keeps_the_stamp_inside_the_canvas(stamps):
