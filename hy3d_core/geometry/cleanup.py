@@ -52,7 +52,8 @@ def _keep_faces(mesh: Mesh, face_mask: np.ndarray) -> Mesh:
 def _position_ids(vertices: np.ndarray) -> np.ndarray:
     """One id per distinct position, so copies split at UV seams count as one vertex."""
     # Adding zero turns -0.0 into 0.0, so equal positions have equal bytes.
-    rows = np.ascontiguousarray(vertices + 0.0).view(np.dtype((np.void, vertices.dtype.itemsize * 3)))
+    positions = np.ascontiguousarray(vertices + 0.0)
+    rows = positions.view(np.dtype((np.void, positions.dtype.itemsize * 3)))
     _, inverse = np.unique(rows.reshape(-1), return_inverse=True)
     return inverse.reshape(-1)
 
