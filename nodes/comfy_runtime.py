@@ -1,17 +1,19 @@
 """ComfyUI's runtime services, used when ComfyUI is there and replaced when it is not.
 
 The pack must import and run without ComfyUI (tests, scripts), so every ComfyUI module
-is looked up at call time: device choice, memory release, progress bars, the interrupt
-button and the model/input/output folders.
+is looked up at call time: device choice, where networks wait between uses, memory
+release, progress bars, the interrupt button and the model/input/output folders.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import weakref
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import torch
 
@@ -96,6 +98,60 @@ def make_room(num_bytes: int, device: torch.device) -> None:
     release = getattr(management, "free_memory", None) if management is not None else None
     if release is not None and device.type != "cpu":
         release(num_bytes, device)
+
+
+# The device each parked network runs on, while it waits on ComfyUI's offload device.
+_run_devices: "weakref.WeakKeyDictionary[torch.nn.Module, torch.device]" = weakref.WeakKeyDictionary()
+
+
+def offload_device(run_device: torch.device) -> torch.device:
+    """Where a network waits between uses: ComfyUI's offload device (the CPU, unless
+    ComfyUI runs with --highvram) for a network that runs on a GPU; where it
+    runs otherwise, and always without ComfyUI (scripts, tests)."""
+    management = model_management()
+    if management is None or run_device.type == "cpu":
+        return run_device
+    return torch.device(management.unet_offload_device())
+
+
+def park(run_device: torch.device, *networks: torch.nn.Module | None) -> None:
+    """Remember that these networks, loaded on ``offload_device(run_device)``, run on
+    ``run_device``; ``in_use`` moves them there and back."""
+    for network in networks:
+        if network is not None:
+            _run_devices[network] = run_device
+
+
+@contextmanager
+def in_use(*networks: torch.nn.Module) -> Iterator[None]:
+    """The parked networks on their run device for the block, then back on the offload
+    device with the GPU memory handed back, also when the block fails or is cancelled.
+
+    ComfyUI unloads its own models for them first. A network moves whole, so its weights
+    are never split between two devices.
+    """
+    moving = [(network, _run_devices[network]) for network in networks
+              if network in _run_devices and not _same_device(_device_of(network), _run_devices[network])]
+    for network, run_device in moving:
+        weights = sum(tensor.numel() * tensor.element_size() for tensor in network.state_dict().values())
+        make_room(weights, run_device)
+        network.to(run_device)
+    try:
+        yield
+    finally:
+        for network, run_device in moving:
+            network.to(offload_device(run_device))
+        if moving:
+            free_memory()
+
+
+def _device_of(network: torch.nn.Module) -> torch.device:
+    return next(network.parameters()).device
+
+
+def _same_device(first: torch.device, second: torch.device) -> bool:
+    """"cuda" and "cuda:0" are one device (a tensor always reports its index)."""
+    return first.type == second.type and (first.index or 0) == (second.index or 0)
 
 
 def progress_reporter() -> Progress:

@@ -8,6 +8,7 @@ from ..hy3d_core.comfy_formats import images_to_signed_channels_first
 from ..hy3d_core.image.prepare import VIEW_INDICES
 from ..hy3d_core.io.shape_checkpoints import ShapeModel
 from ..hy3d_core.pipelines import encode_images, encode_views
+from .comfy_runtime import in_use
 from .node_types import CONDITION, SHAPE_MODEL, ShapeCondition
 
 CATEGORY = "Hunyuan3D/shape"
@@ -48,10 +49,12 @@ class EncodeImage:
     def encode(self, model: ShapeModel, image: torch.Tensor):
         conditioner = _conditioner(model)
         pixels = images_to_signed_channels_first(image)
-        if model.configs.multiview:
-            context = encode_views(conditioner, pixels[:, None], [VIEW_INDICES["front"]])
-            return (ShapeCondition(context=context, views=("front",)),)
-        return (ShapeCondition(context=encode_images(conditioner, pixels), views=("front",)),)
+        with in_use(conditioner):
+            if model.configs.multiview:
+                context = encode_views(conditioner, pixels[:, None], [VIEW_INDICES["front"]])
+            else:
+                context = encode_images(conditioner, pixels)
+        return (ShapeCondition(context=context, views=("front",)),)
 
 
 class EncodeMultiView:
@@ -95,7 +98,9 @@ class EncodeMultiView:
             )
         views = torch.stack([images_to_signed_channels_first(image) for image in given.values()], dim=1)
         indices = [VIEW_INDICES[name] for name in given]
-        context = encode_views(_conditioner(model), views, indices)
+        conditioner = _conditioner(model)
+        with in_use(conditioner):
+            context = encode_views(conditioner, views, indices)
         return (ShapeCondition(context=context, views=tuple(given)),)
 
 

@@ -8,7 +8,15 @@ import torch
 
 from ..hy3d_core.io.shape_checkpoints import ShapeModel, load_shape_model, load_shape_vae
 from . import model_cache
-from .comfy_runtime import DEVICE_CHOICES, DTYPE_CHOICES, make_room, torch_device, torch_dtype
+from .comfy_runtime import (
+    DEVICE_CHOICES,
+    DTYPE_CHOICES,
+    make_room,
+    offload_device,
+    park,
+    torch_device,
+    torch_dtype,
+)
 from .model_files import WHERE_MODELS_GO, resolve_checkpoint, shape_model_choices, shape_vae_choices
 from .node_types import SHAPE_MODEL, SHAPE_VAE, ShapeVAEHandle
 
@@ -87,8 +95,11 @@ class LoadShapeModel:
         chosen_device, chosen_dtype = _resolve_device_and_dtype(device, dtype)
 
         def load_model() -> ShapeModel:
-            make_room(_weights_bytes(path), chosen_device)
-            return load_shape_model(path, device=chosen_device, dtype=chosen_dtype)
+            load_device = offload_device(chosen_device)
+            make_room(_weights_bytes(path), load_device)
+            model = load_shape_model(path, device=load_device, dtype=chosen_dtype)
+            park(chosen_device, model.dit, model.conditioner, model.vae)
+            return model
 
         model = model_cache.cached(_model_key(path, chosen_device, chosen_dtype), load_model)
         return (model, ShapeVAEHandle(vae=model.vae, configs=model.configs, source=model.source))
@@ -133,8 +144,10 @@ class LoadShapeVAE:
             return (ShapeVAEHandle(vae=loaded_model.vae, configs=loaded_model.configs, source=path),)
 
         def load_vae() -> ShapeVAEHandle:
-            make_room(_weights_bytes(path), chosen_device)
-            vae, configs = load_shape_vae(path, device=chosen_device, dtype=chosen_dtype)
+            load_device = offload_device(chosen_device)
+            make_room(_weights_bytes(path), load_device)
+            vae, configs = load_shape_vae(path, device=load_device, dtype=chosen_dtype)
+            park(chosen_device, vae)
             return ShapeVAEHandle(vae=vae, configs=configs, source=path)
 
         key = ("shape vae", str(path.resolve()), model_cache.file_signature(path), str(chosen_device), chosen_dtype)

@@ -34,8 +34,11 @@ from . import model_cache
 from .comfy_runtime import (
     DEVICE_CHOICES,
     DTYPE_CHOICES,
+    in_use,
     make_room,
     model_roots,
+    offload_device,
+    park,
     run_interruptible,
     torch_device,
     torch_dtype,
@@ -116,6 +119,14 @@ _DEVICE_TOOLTIP = "Where the networks run. auto: ComfyUI's device (else CUDA, Ap
 _DTYPE_TOOLTIP = "Precision. auto: float16 on a GPU (as released), float32 on the CPU."
 
 
+def _paint_networks(model: PaintModel) -> tuple[torch.nn.Module, ...]:
+    return model.unet, model.vae
+
+
+def _delight_networks(pipeline) -> tuple[torch.nn.Module, ...]:
+    return pipeline.unet, pipeline.vae, pipeline.text_encoder
+
+
 class LoadPaintModel:
     DESCRIPTION = (
         "Loads Hunyuan3D-Paint 2.0: the multiview UNet (with its reference and multiview "
@@ -150,8 +161,11 @@ class LoadPaintModel:
         chosen_dtype = torch_dtype(dtype, chosen_device)
 
         def load_model() -> PaintModel:
-            make_room(_folder_bytes(path / "unet") + _folder_bytes(path / "vae"), chosen_device)
-            return load_paint_model(path, device=chosen_device, dtype=chosen_dtype)
+            load_device = offload_device(chosen_device)
+            make_room(_folder_bytes(path / "unet") + _folder_bytes(path / "vae"), load_device)
+            model = load_paint_model(path, device=load_device, dtype=chosen_dtype)
+            park(chosen_device, *_paint_networks(model))
+            return model
 
         key = ("paint model", str(path.resolve()), _signature(folder, PAINT_PREFIX, True, NO_PAINT_FOUND),
                str(chosen_device), chosen_dtype)
@@ -192,8 +206,11 @@ class LoadDelightModel:
         chosen_dtype = torch_dtype(dtype, chosen_device)
 
         def load_pipeline():
-            make_room(_folder_bytes(path), chosen_device)
-            return load_delight_pipeline(path, device=chosen_device, dtype=chosen_dtype)
+            load_device = offload_device(chosen_device)
+            make_room(_folder_bytes(path), load_device)
+            pipeline = load_delight_pipeline(path, device=load_device, dtype=chosen_dtype)
+            park(chosen_device, *_delight_networks(pipeline))
+            return pipeline
 
         key = ("delight model", str(path.resolve()), _signature(folder, DELIGHT_PREFIX, False, NO_DELIGHT_FOUND),
                str(chosen_device), chosen_dtype)
@@ -247,17 +264,19 @@ class DelightImage:
         if masks is not None and masks.shape[0] not in (1, image.shape[0]):
             raise ValueError(f"Got {masks.shape[0]} masks for {image.shape[0]} images; give one, or one per image.")
         results = []
-        for index in range(image.shape[0]):
-            alpha = None
-            if masks is not None:
-                opacity = mask_to_opacity(masks[index if masks.shape[0] > 1 else 0], image.shape[1],
-                                          image.shape[2], background_is_one=mask_convention == BACKGROUND_IS_ONE)
-                alpha = None if opacity is None else torch.from_numpy(opacity)
-            pixels = image[index, ..., :3].detach().cpu().float()
-            results.append(run_interruptible(lambda progress: delight_image(
-                delight_model, pixels, alpha, seed=seed, steps=steps, image_guidance=image_guidance,
-                guidance=guidance, size=size, progress=progress,
-            )))
+        with in_use(*_delight_networks(delight_model)):
+            for index in range(image.shape[0]):
+                alpha = None
+                if masks is not None:
+                    opacity = mask_to_opacity(masks[index if masks.shape[0] > 1 else 0], image.shape[1],
+                                              image.shape[2],
+                                              background_is_one=mask_convention == BACKGROUND_IS_ONE)
+                    alpha = None if opacity is None else torch.from_numpy(opacity)
+                pixels = image[index, ..., :3].detach().cpu().float()
+                results.append(run_interruptible(lambda progress: delight_image(
+                    delight_model, pixels, alpha, seed=seed, steps=steps,
+                    image_guidance=image_guidance, guidance=guidance, size=size, progress=progress,
+                )))
         return (torch.stack(results),)
 
 
@@ -308,10 +327,12 @@ class PaintMultiView:
                 f"{len(cameras)} cameras; connect the maps and cameras of the same Render Geometry Maps."
             )
         indices = cameras.paint_camera_indices()
-        views = run_interruptible(lambda progress: sample_paint_views(
-            paint_model, reference[0, ..., :3], normal_maps[..., :3], position_maps[..., :3], indices,
-            seed=seed, steps=steps, guidance=guidance, view_size=view_size, progress=progress,
-        ))
+        with in_use(*_paint_networks(paint_model)):
+            views = run_interruptible(lambda progress: sample_paint_views(
+                paint_model, reference[0, ..., :3], normal_maps[..., :3], position_maps[..., :3],
+                indices, seed=seed, steps=steps, guidance=guidance, view_size=view_size,
+                progress=progress,
+            ))
         return (on_intermediate_device(views),)
 
 

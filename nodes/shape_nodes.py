@@ -23,7 +23,7 @@ from ..hy3d_core.pipelines import (
     grid_to_meshes,
     sample_latents,
 )
-from .comfy_runtime import run_interruptible
+from .comfy_runtime import in_use, run_interruptible
 from .node_types import (
     CONDITION,
     SHAPE_MODEL,
@@ -99,9 +99,10 @@ class SampleShape:
                 f"takes {width}: encode the image with the same model you sample with."
             )
         settings = SamplingSettings(steps=steps, guidance=guidance, seed=seed, skip_last_call=skip_last_call)
-        latents = run_interruptible(lambda progress: sample_latents(
-            model.dit, condition.context, model.configs.num_latents, settings, progress
-        ))
+        with in_use(model.dit):
+            latents = run_interruptible(lambda progress: sample_latents(
+                model.dit, condition.context, model.configs.num_latents, settings, progress
+            ))
         return (_latent(latents, model.configs.vae.scale_factor),)
 
 
@@ -157,9 +158,10 @@ class DecodeShapeVolume:
                num_chunks: int, mc_level: float):
         latents = _sampler_latents(latent, vae)
         settings = VolumeSettings(decoder=decoder, octree_resolution=octree_resolution, num_chunks=num_chunks)
-        grid = run_interruptible(lambda progress: decode_volume(
-            vae.vae, latents, settings, progress, surface_level=mc_level
-        ))
+        with in_use(vae.vae):
+            grid = run_interruptible(lambda progress: decode_volume(
+                vae.vae, latents, settings, progress, surface_level=mc_level
+            ))
         return (H3DVoxel(logits=on_intermediate_device(grid), bounds=settings.bounds),)
 
 
@@ -262,10 +264,11 @@ class EncodeMesh:
         }
 
     def encode(self, vae: ShapeVAEHandle, mesh, seed: int, sample_posterior: bool):
-        latents = torch.cat([
-            encode_mesh(vae.vae, item, seed=seed, sample_posterior=sample_posterior)
-            for item in as_meshes(mesh)
-        ])
+        with in_use(vae.vae):
+            latents = torch.cat([
+                encode_mesh(vae.vae, item, seed=seed, sample_posterior=sample_posterior)
+                for item in as_meshes(mesh)
+            ])
         return (_latent(latents, vae.scale_factor),)
 
 

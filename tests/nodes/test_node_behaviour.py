@@ -5,6 +5,7 @@ discovery and caching, and the errors a user can cause."""
 import os
 import sys
 import types
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -306,6 +307,103 @@ def test_the_interrupt_button_stops_sampling(folders, monkeypatch):
         _run("H3DSampleShape", model=model, condition=condition, seed=0, steps=50, guidance=5.0,
              skip_last_call=False)
     assert 0 < len(updates) < 5
+
+
+def _comfy_that_offloads(monkeypatch):
+    """A stand-in ComfyUI whose GPU is "cuda" and whose offload device is the CPU; returns
+    the list its memory calls (and ``_record_moves``) append to."""
+    events = []
+    management = types.ModuleType("comfy.model_management")
+    management.get_torch_device = lambda: torch.device("cuda")
+    management.unet_offload_device = lambda: torch.device("cpu")
+    management.free_memory = lambda num_bytes, device: events.append(("free_memory", device.type))
+    management.soft_empty_cache = lambda: events.append(("soft_empty_cache",))
+    management.processing_interrupted = lambda: False
+    management.throw_exception_if_processing_interrupted = lambda: None
+    package = types.ModuleType("comfy")
+    package.model_management = management
+    monkeypatch.setitem(sys.modules, "comfy", package)
+    monkeypatch.setitem(sys.modules, "comfy.model_management", management)
+    # What a test parks on the stand-in GPU is forgotten after it (the models are cached).
+    monkeypatch.setattr(comfy_runtime, "_run_devices", weakref.WeakKeyDictionary())
+    return events
+
+
+def _record_moves(monkeypatch, events):
+    """Module.to only records the move: this machine has no GPU, and the weights stay usable."""
+    def record_move(module, *args, **kwargs):
+        device = args[0] if args else kwargs.get("device")
+        events.append(("to", type(module).__name__, torch.device(device).type))
+        return module
+
+    monkeypatch.setattr(torch.nn.Module, "to", record_move)
+
+
+def test_a_parked_network_runs_on_its_device_and_waits_on_comfys_offload_device(monkeypatch):
+    events = _comfy_that_offloads(monkeypatch)
+    _record_moves(monkeypatch, events)
+    network = torch.nn.Linear(2, 2)
+    cuda = torch.device("cuda")
+    assert comfy_runtime.offload_device(cuda) == torch.device("cpu")
+    assert comfy_runtime.offload_device(torch.device("cpu")) == torch.device("cpu")
+    comfy_runtime.park(cuda, network, None)
+    with pytest.raises(RuntimeError, match="inside"):
+        with comfy_runtime.in_use(network):
+            events.append("block")
+            raise RuntimeError("inside")
+    assert events == [("free_memory", "cuda"), ("to", "Linear", "cuda"), "block",
+                      ("to", "Linear", "cpu"), ("soft_empty_cache",)]
+    events.clear()
+    with comfy_runtime.in_use(torch.nn.Linear(2, 2)):  # never parked: left where it is
+        pass
+    already_there = torch.nn.Linear(2, 2)
+    comfy_runtime.park(torch.device("cpu", 0), already_there)  # "cpu:0" is where it is
+    with comfy_runtime.in_use(already_there):
+        pass
+    assert events == []
+
+
+def test_without_comfy_networks_wait_where_they_run(monkeypatch):
+    monkeypatch.setitem(sys.modules, "comfy.model_management", None)  # import fails
+    assert comfy_runtime.offload_device(torch.device("cuda")) == torch.device("cuda")
+
+
+def test_with_comfy_a_gpu_model_loads_onto_the_offload_device_and_runs_on_the_gpu(folders, monkeypatch):
+    events = _comfy_that_offloads(monkeypatch)
+    model, vae = _run("H3DLoadShapeModel", model_name="hunyuan3d-dit-v2-0", dtype="float32", device="auto")
+    assert next(model.dit.parameters()).device.type == "cpu"  # loaded where it waits
+    assert vae.vae is model.vae
+    events.clear()
+    _record_moves(monkeypatch, events)
+    _run("H3DEncodeImage", model=model, image=_object_image())
+    assert [event for event in events if event[0] == "to"] == [
+        ("to", type(model.conditioner).__name__, "cuda"), ("to", type(model.conditioner).__name__, "cpu")]
+
+
+@pytest.mark.parametrize("node_id, network", [("H3DEncodeImage", "conditioner"),
+                                              ("H3DSampleShape", "dit"),
+                                              ("H3DDecodeShapeVolume", "vae")])
+def test_shape_nodes_bring_their_network_to_the_gpu_and_park_it_after(folders, monkeypatch, node_id,
+                                                                     network):
+    model, vae = _load()
+    condition = _condition(model)
+    latent = _run("H3DSampleShape", model=model, condition=condition, seed=0, steps=2, guidance=5.0,
+                  skip_last_call=True)[0]
+    events = _comfy_that_offloads(monkeypatch)
+    _record_moves(monkeypatch, events)
+    used = getattr(model, network)
+    comfy_runtime.park(torch.device("cuda"), used)
+    inputs = {
+        "H3DEncodeImage": dict(model=model, image=_object_image()),
+        "H3DSampleShape": dict(model=model, condition=condition, seed=0, steps=2, guidance=5.0,
+                               skip_last_call=True),
+        "H3DDecodeShapeVolume": dict(vae=vae, latent=latent, decoder="dense", octree_resolution=16,
+                                     num_chunks=4096, mc_level=0.0),
+    }[node_id]
+    _run(node_id, **inputs)
+    moves = [event for event in events if event[0] == "to" and event[1] == type(used).__name__]
+    assert moves[0][2] == "cuda" and moves[-1][2] == "cpu"
+    assert ("free_memory", "cuda") in events and events[-1] == ("soft_empty_cache",)
 
 
 # ---------------------------------------------------------------------------------------

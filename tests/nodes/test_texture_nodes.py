@@ -8,13 +8,14 @@ import trimesh
 from PIL import Image
 
 from graph_runner import GraphRunner, load_pack, pack_module, write_tiny_models
-from test_node_behaviour import _fake_comfy, _Interrupted
+from test_node_behaviour import _comfy_that_offloads, _fake_comfy, _Interrupted, _record_moves
 from test_workflows import STAND_INS, _api, _check_saved, _ellipse_rgba, _node_of, _run_with_a_crossed_level
 
 NODES = load_pack().NODE_CLASS_MAPPINGS
 Mesh = pack_module("hy3d_core.geometry.mesh").Mesh
 H3DMesh = pack_module("nodes.node_types").H3DMesh
 paint_nodes = pack_module("nodes.paint_nodes")
+comfy_runtime = pack_module("nodes.comfy_runtime")
 TINY_VIEW_SIZE = 16  # the tiny VAE halves it to the tiny UNet's 8x8 latents
 SMALL = {"view_size": TINY_VIEW_SIZE, "texture_size": 64, "render_size": 64, "atlas_resolution": 128}
 
@@ -233,6 +234,31 @@ def test_delight_keeps_the_object_and_whitens_the_background(environment):
     assert unlit.shape == (1, 64, 64, 3)
     assert unlit[0][mask[0] == 0].eq(1).all()
     assert unlit[0][mask[0] > 0].lt(1).any()
+
+
+def test_paint_and_delight_bring_their_networks_to_the_gpu_and_park_them_after(environment, unwrapped,
+                                                                             monkeypatch):
+    (paint_model,) = _run("H3DLoadPaintModel", folder="hunyuan3d-paint-v2-0", dtype="auto", device="cpu")
+    (pipeline,) = _run("H3DLoadDelightModel", folder="hunyuan3d-delight-v2-0", dtype="auto", device="cpu")
+    image, mask = _object_image()
+    normals, positions, cameras = _maps(unwrapped)
+    events = _comfy_that_offloads(monkeypatch)
+    _record_moves(monkeypatch, events)
+    cuda = torch.device("cuda")
+    comfy_runtime.park(cuda, paint_model.unet, paint_model.vae)
+    comfy_runtime.park(cuda, pipeline.unet, pipeline.vae, pipeline.text_encoder)
+    _run("H3DPaintMultiView", paint_model=paint_model, reference=image, normal_maps=normals,
+         position_maps=positions, cameras=cameras, seed=3, steps=2, guidance=2.0, view_size=TINY_VIEW_SIZE)
+    _run("H3DDelightImage", delight_model=pipeline, image=image.expand(2, -1, -1, -1), seed=42, steps=2,
+         image_guidance=1.5, guidance=1.0, size=64, mask_convention="background is 1 (LoadImage)",
+         mask=1 - mask)
+    moves = [event[1:] for event in events if event[0] == "to"]
+    paint_unet, paint_vae = type(paint_model.unet).__name__, type(paint_model.vae).__name__
+    assert moves[:2] == [(paint_unet, "cuda"), (paint_vae, "cuda")]
+    assert moves[2:4] == [(paint_unet, "cpu"), (paint_vae, "cpu")]
+    delight_names = [type(network).__name__ for network in (pipeline.unet, pipeline.vae, pipeline.text_encoder)]
+    # One trip for the whole batch of two images.
+    assert moves[4:] == [(name, "cuda") for name in delight_names] + [(name, "cpu") for name in delight_names]
 
 
 # ---------------------------------------------------------------------------------------
