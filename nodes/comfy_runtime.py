@@ -13,7 +13,7 @@ import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
@@ -28,6 +28,7 @@ DTYPE_CHOICES = ["auto", "float16", "bfloat16", "float32"]
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 Result = TypeVar("Result")
+Loaded = TypeVar("Loaded")
 
 
 def optional_module(name: str) -> ModuleType | None:
@@ -120,6 +121,21 @@ def park(run_device: torch.device, *networks: torch.nn.Module | None) -> None:
     for network in networks:
         if network is not None:
             _run_devices[network] = run_device
+
+
+def load_parked(
+    run_device: torch.device,
+    num_bytes: int,
+    load: Callable[[torch.device], Loaded],
+    networks: Callable[[Loaded], Iterable[torch.nn.Module | None]],
+) -> Loaded:
+    """``load(device)`` onto the device its networks wait on (room made there first), with
+    ``networks(loaded)`` parked for ``run_device``."""
+    load_device = offload_device(run_device)
+    make_room(num_bytes, load_device)
+    loaded = load(load_device)
+    park(run_device, *networks(loaded))
+    return loaded
 
 
 @contextmanager

@@ -11,9 +11,7 @@ from . import model_cache
 from .comfy_runtime import (
     DEVICE_CHOICES,
     DTYPE_CHOICES,
-    make_room,
-    offload_device,
-    park,
+    load_parked,
     torch_device,
     torch_dtype,
 )
@@ -95,11 +93,11 @@ class LoadShapeModel:
         chosen_device, chosen_dtype = _resolve_device_and_dtype(device, dtype)
 
         def load_model() -> ShapeModel:
-            load_device = offload_device(chosen_device)
-            make_room(_weights_bytes(path), load_device)
-            model = load_shape_model(path, device=load_device, dtype=chosen_dtype)
-            park(chosen_device, model.dit, model.conditioner, model.vae)
-            return model
+            return load_parked(
+                chosen_device, _weights_bytes(path),
+                lambda device: load_shape_model(path, device=device, dtype=chosen_dtype),
+                lambda model: (model.dit, model.conditioner, model.vae),
+            )
 
         model = model_cache.cached(_model_key(path, chosen_device, chosen_dtype), load_model)
         return (model, ShapeVAEHandle(vae=model.vae, configs=model.configs, source=model.source))
@@ -144,10 +142,11 @@ class LoadShapeVAE:
             return (ShapeVAEHandle(vae=loaded_model.vae, configs=loaded_model.configs, source=path),)
 
         def load_vae() -> ShapeVAEHandle:
-            load_device = offload_device(chosen_device)
-            make_room(_weights_bytes(path), load_device)
-            vae, configs = load_shape_vae(path, device=load_device, dtype=chosen_dtype)
-            park(chosen_device, vae)
+            vae, configs = load_parked(
+                chosen_device, _weights_bytes(path),
+                lambda device: load_shape_vae(path, device=device, dtype=chosen_dtype),
+                lambda loaded: (loaded[0],),
+            )
             return ShapeVAEHandle(vae=vae, configs=configs, source=path)
 
         key = ("shape vae", str(path.resolve()), model_cache.file_signature(path), str(chosen_device), chosen_dtype)

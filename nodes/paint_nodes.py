@@ -35,10 +35,8 @@ from .comfy_runtime import (
     DEVICE_CHOICES,
     DTYPE_CHOICES,
     in_use,
-    make_room,
+    load_parked,
     model_roots,
-    offload_device,
-    park,
     run_interruptible,
     torch_device,
     torch_dtype,
@@ -161,11 +159,10 @@ class LoadPaintModel:
         chosen_dtype = torch_dtype(dtype, chosen_device)
 
         def load_model() -> PaintModel:
-            load_device = offload_device(chosen_device)
-            make_room(_folder_bytes(path / "unet") + _folder_bytes(path / "vae"), load_device)
-            model = load_paint_model(path, device=load_device, dtype=chosen_dtype)
-            park(chosen_device, *_paint_networks(model))
-            return model
+            return load_parked(
+                chosen_device, _folder_bytes(path / "unet") + _folder_bytes(path / "vae"),
+                lambda device: load_paint_model(path, device=device, dtype=chosen_dtype), _paint_networks,
+            )
 
         key = ("paint model", str(path.resolve()), _signature(folder, PAINT_PREFIX, True, NO_PAINT_FOUND),
                str(chosen_device), chosen_dtype)
@@ -206,11 +203,11 @@ class LoadDelightModel:
         chosen_dtype = torch_dtype(dtype, chosen_device)
 
         def load_pipeline():
-            load_device = offload_device(chosen_device)
-            make_room(_folder_bytes(path), load_device)
-            pipeline = load_delight_pipeline(path, device=load_device, dtype=chosen_dtype)
-            park(chosen_device, *_delight_networks(pipeline))
-            return pipeline
+            return load_parked(
+                chosen_device, _folder_bytes(path),
+                lambda device: load_delight_pipeline(path, device=device, dtype=chosen_dtype),
+                _delight_networks,
+            )
 
         key = ("delight model", str(path.resolve()), _signature(folder, DELIGHT_PREFIX, False, NO_DELIGHT_FOUND),
                str(chosen_device), chosen_dtype)

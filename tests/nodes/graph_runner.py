@@ -17,7 +17,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterable
 
-import torch
 
 from core_nodes import CORE_NODES, FILE_COMBO, FRONTEND_ONLY
 
