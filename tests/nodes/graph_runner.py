@@ -17,7 +17,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterable
 
-
 from core_nodes import CORE_NODES, FILE_COMBO, FRONTEND_ONLY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
