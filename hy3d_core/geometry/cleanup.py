@@ -64,22 +64,27 @@ def remove_floaters(mesh: Mesh, min_fraction: float = 0.005) -> Mesh:
     Measured against the largest piece, as the release's MeshLab filter does, so a few
     big pieces are never removed just because there are many small ones.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     _require_faces(mesh, "remove_floaters")
     if not 0.0 <= min_fraction <= 1.0:
         raise ValueError(f"min_fraction must be within 0..1, got {min_fraction}.")
     ids = _position_ids(mesh.vertices)[mesh.faces]
+    face_labels = _piece_labels(ids)[ids[:, 0]]
+    sizes = np.bincount(face_labels)
+    keep = sizes >= min_fraction * sizes.max()
+    return _keep_faces(mesh, keep[face_labels])
+
+
+def _piece_labels(ids: np.ndarray) -> np.ndarray:
+    """A piece label per position id, for faces given as ``[F, 3]`` position ids: two
+    positions share a piece when faces' edges join them."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     count = int(ids.max()) + 1
     rows = np.concatenate([ids[:, 0], ids[:, 1]])
     cols = np.concatenate([ids[:, 1], ids[:, 2]])
     graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(count, count))
-    _, vertex_labels = connected_components(graph, directed=False)
-    face_labels = vertex_labels[ids[:, 0]]
-    sizes = np.bincount(face_labels)
-    keep = sizes >= min_fraction * sizes.max()
-    return _keep_faces(mesh, keep[face_labels])
+    return connected_components(graph, directed=False)[1]
 
 
 _remove_floaters = remove_floaters  # clean_mesh's flag of the same name hides it
@@ -122,10 +127,11 @@ def remove_degenerate_faces(mesh: Mesh) -> Mesh:
     doubled_area = np.linalg.norm(
         np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1
     )
-    repeated = (
-        (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
-    )
-    return _keep_faces(merged, ~repeated & (doubled_area > 0.0))
+    return _keep_faces(merged, ~_repeats_a_corner(faces) & (doubled_area > 0.0))
+
+
+def _repeats_a_corner(faces: np.ndarray) -> np.ndarray:
+    return (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
 
 
 def topology_signature(mesh: Mesh) -> tuple[int, int, int]:
@@ -134,24 +140,16 @@ def topology_signature(mesh: Mesh) -> tuple[int, int, int]:
     Decimation that keeps all three has not torn, pinched or joined the surface.
     Vertices at the same position count as one, so UV seams do not split pieces.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     ids = _position_ids(mesh.vertices)[mesh.faces]
-    ids = ids[(ids[:, 0] != ids[:, 1]) & (ids[:, 1] != ids[:, 2]) & (ids[:, 0] != ids[:, 2])]
+    ids = ids[~_repeats_a_corner(ids)]
     if len(ids) == 0:
         return 0, 0, 0
     count = int(ids.max()) + 1
     ends = np.sort(ids[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    edge_keys, faces_per_edge = np.unique(ends[:, 0] * count + ends[:, 1], return_counts=True)
+    edges, faces_per_edge = np.unique(ends[:, 0] * count + ends[:, 1], return_counts=True)
     used = np.unique(ids)
-    graph = coo_matrix(
-        (np.ones(len(edge_keys), dtype=np.int8), (edge_keys // count, edge_keys % count)),
-        shape=(count, count),
-    )
-    labels = connected_components(graph, directed=False)[1]
-    pieces = len(np.unique(labels[used]))
-    euler = len(used) - len(edge_keys) + len(ids)
+    pieces = len(np.unique(_piece_labels(ids)[used]))
+    euler = len(used) - len(edges) + len(ids)
     return pieces, euler, int((faces_per_edge > 2).sum())
 
 
