@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from .mesh import Mesh
+from .welding import weld_vertices
 
 RELEASED_SHARP_THRESHOLD = 0.985
 
@@ -112,16 +113,9 @@ def _corner_angles(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def _weld(mesh: Mesh) -> _WeldedMesh:
-    positions = mesh.vertices.astype(np.float64)
-    # A stable sort keeps copies of one position in input order, so each group's first
-    # entry is the copy with the lowest index.
-    order = np.lexsort(positions.T[::-1])
-    ordered = positions[order]
-    starts = np.concatenate([[True], (ordered[1:] != ordered[:-1]).any(axis=1)])
-    inverse = np.empty(len(positions), dtype=np.int64)
-    inverse[order] = np.cumsum(starts) - 1
-    vertices, first = ordered[starts], order[starts]
-    faces = inverse[mesh.faces]
+    # Positions only: a UV or normal seam is no crease (see geometry/welding).
+    surface = weld_vertices(mesh.vertices, mesh.faces)
+    vertices, faces = surface.vertices.astype(np.float64), surface.faces
     face_normals, doubled_area = _face_normals(vertices, faces)
     valid = doubled_area > 0.0
     angles = _corner_angles(vertices, faces[valid])
@@ -130,7 +124,7 @@ def _weld(mesh: Mesh) -> _WeldedMesh:
                                    minlength=len(vertices)) for axis in range(3)], axis=1)
     length = np.linalg.norm(summed, axis=1, keepdims=True)
     vertex_normals = np.divide(summed, length, out=np.zeros_like(summed), where=length > 0)
-    return _WeldedMesh(vertices, faces, first, face_normals, valid, vertex_normals)
+    return _WeldedMesh(vertices, faces, surface.first_copy, face_normals, valid, vertex_normals)
 
 
 def _sharp_vertices(welded: _WeldedMesh, threshold: float) -> np.ndarray:

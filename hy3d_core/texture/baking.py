@@ -39,16 +39,12 @@ import numpy as np
 import torch
 
 from ..geometry.mesh import Mesh
+from ..geometry.welding import weld_vertices
 from ..render.cameras import CameraSet
 from ..render.normalization import RELEASED_SCALE_FACTOR, normalize_for_render
 from ..render.rasterizer import get_rasterizer, interpolate
 from ..sampling.progress import Progress
-from .surface_topology import (
-    check_texturable_mesh,
-    check_texture_size,
-    weld_vertices,
-    welded_vertex_normals,
-)
+from .surface_topology import check_texturable_mesh, check_texture_size, welded_vertex_normals
 from .uv_raster import DEFAULT_BAND_TEXELS, texel_bands
 
 RELEASED_COS_POWER = 4.0

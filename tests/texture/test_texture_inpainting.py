@@ -10,7 +10,7 @@ from hy3d_core.render.cameras import camera_preset, orbit_cameras
 from hy3d_core.render.torch_rasterizer import TorchRasterizer
 from hy3d_core.texture.baking import bake_views
 from hy3d_core.texture.inpainting import inpaint_texture, propagate_vertex_colours
-from hy3d_core.texture.surface_topology import weld_vertices
+from hy3d_core.geometry.welding import weld_vertices
 from hy3d_core.texture.textured_render import render_textured
 from hy3d_core.texture.uv_raster import chart_mask, texel_bands
 from hy3d_core.texture.uv_unwrap import unwrap_uv
