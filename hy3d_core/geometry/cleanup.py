@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from .face_geometry import face_normals_and_areas
 from .mesh import Mesh
 from .welding import weld_vertices
 
@@ -108,11 +109,8 @@ def remove_degenerate_faces(mesh: Mesh) -> Mesh:
     _require_faces(mesh, "remove_degenerate_faces")
     merged = _merge_identical_vertices(mesh)
     faces = merged.faces
-    corners = merged.vertices.astype(np.float64)[faces]
-    doubled_area = np.linalg.norm(
-        np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1
-    )
-    return _keep_faces(merged, ~_repeats_a_corner(faces) & (doubled_area > 0.0))
+    _, areas = face_normals_and_areas(merged.vertices, faces)
+    return _keep_faces(merged, ~_repeats_a_corner(faces) & (areas > 0.0))
 
 
 def _repeats_a_corner(faces: np.ndarray) -> np.ndarray:
