@@ -41,7 +41,7 @@ import torch
 from ..geometry.mesh import Mesh
 from ..geometry.welding import weld_vertices
 from ..render.cameras import CameraSet
-from ..render.normalization import RELEASED_SCALE_FACTOR, normalize_for_render
+from ..render.normalization import RELEASED_SCALE_FACTOR, mesh_in_render_frame
 from ..render.rasterizer import get_rasterizer, interpolate
 from ..sampling.progress import Progress
 from .surface_topology import check_texturable_mesh, check_texture_size, welded_vertex_normals
@@ -253,8 +253,7 @@ def bake_views(
     masks = _as_view_masks(view_masks, views)
     rasterizer = get_rasterizer(backend, device)
 
-    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices).to(device), scale_factor)
-    faces = torch.from_numpy(mesh.faces).to(device)
+    vertices, faces, _ = mesh_in_render_frame(mesh, device, scale_factor)
     normals = welded_vertex_normals(vertices, faces, weld_vertices(mesh.vertices, mesh.faces))
     size = tuple(views.shape[1:3])
     kernel = unreliable_kernel_size(max(size))

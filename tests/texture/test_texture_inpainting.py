@@ -51,7 +51,7 @@ def test_fills_every_chart_texel_and_keeps_painted_ones(front_bake):
 def test_render_shows_no_background_at_seams(front_bake):
     mesh, result = front_bake
     filled = inpaint_texture(mesh, result.texture, result.covered, backend="torch")
-    textured = Mesh(mesh.vertices, mesh.faces, uvs=mesh.uvs, texture=filled)
+    textured = mesh.with_texture(filled)
     for background in (0.0, 1.0):
         images, masks = render_textured(textured, camera_preset(), RENDER,
                                         background=background, backend="torch")
