@@ -1,6 +1,6 @@
 """Which shape checkpoints the loader nodes offer, and where each choice lives on disk.
 
-Three places are searched (DESIGN.md, Weights): ``models/hunyuan3d/`` for official
+Three places are searched (docs/architecture.md, Weights on disk): ``models/hunyuan3d/`` for official
 folders (``config.yaml`` + weights, kept as released, possibly inside a downloaded
 repository folder) and loose files; ``models/checkpoints/`` and
 ``models/diffusion_models/`` for ComfyUI's single files, which share those folders with

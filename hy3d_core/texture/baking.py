@@ -1,6 +1,6 @@
 """Bake view images into a UV texture, with the release's weighting.
 
-What the release does (REFERENCE.md section 8): the mesh is normalised into the
+What the release does (docs/release_conventions.md, section 14): the mesh is normalised into the
 renderer's frame, each view contributes ``view_weight * cos^4``, where ``cos`` is the
 cosine between the interpolated smooth vertex normal (in camera space) and the view
 axis; a view contributes nothing where that angle exceeds 75 degrees, near its
