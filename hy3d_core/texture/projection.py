@@ -174,7 +174,8 @@ def project_texture_detailed(
         progress=progress,
     )
     texture = inpaint_texture(mesh, bake.texture, bake.covered, backend=backend, device=device)
-    return TextureProjection(mesh.with_texture(texture), bake, tuple(view.silhouette_iou for view in fitted))
+    return TextureProjection(mesh.with_texture(texture), bake,
+                             tuple(view.silhouette_iou for view in fitted))
 
 
 def project_texture(
