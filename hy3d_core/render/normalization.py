@@ -79,7 +79,7 @@ class RenderFrameMesh(NamedTuple):
     normalization: RenderNormalization
 
 
-def mesh_in_render_frame(mesh: "Mesh", device: torch.device | str = "cpu",
+def mesh_in_render_frame(mesh: Mesh, device: torch.device | str = "cpu",
                          scale_factor: float = RELEASED_SCALE_FACTOR) -> RenderFrameMesh:
     """``mesh`` (in its file's frame) moved to ``device`` and normalised as the release
     does before rendering and baking, so geometry maps, baking and previews all see it in
