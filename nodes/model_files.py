@@ -1,10 +1,10 @@
 """Which shape checkpoints the loader nodes offer, and where each choice lives on disk.
 
-Three places are searched (DESIGN.md, Weights): ``models/hunyuan3d/`` for official
-folders (``config.yaml`` + weights, kept as released, possibly inside a downloaded
-repository folder) and loose files; ``models/checkpoints/`` and
-``models/diffusion_models/`` for ComfyUI's single files, which share those folders with
-every other model, so only names mentioning Hunyuan3D are listed from them.
+Three places are searched (docs/architecture.md, Weights on disk):
+``models/hunyuan3d/`` for official folders (``config.yaml`` + weights, kept as released,
+possibly inside a downloaded repository folder) and loose files; ``models/checkpoints/``
+and ``models/diffusion_models/`` for ComfyUI's single files, which share those folders
+with every other model, so only names mentioning Hunyuan3D are listed from them.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from ..hy3d_core.comfy_formats import mask_to_opacity
 from ..hy3d_core.geometry.mesh import Mesh
 from ..hy3d_core.render.cameras import PRESETS, CameraSet, camera_preset, orbit_cameras
 from ..hy3d_core.render.geometry_maps import render_geometry_maps
-from ..hy3d_core.render.normalization import normalize_for_render
+from ..hy3d_core.render.normalization import mesh_in_render_frame
 from ..hy3d_core.render.rasterizer import RASTERIZER_NAMES, get_rasterizer
 from ..hy3d_core.texture.baking import RELEASED_COS_POWER, RELEASED_MAX_ANGLE, bake_views
 from ..hy3d_core.texture.inpainting import inpaint_texture
@@ -152,8 +152,7 @@ class RenderGeometryMaps:
         cameras = _cameras(camera_preset, azimuths, elevations, weights)
         item = _one_mesh(mesh)
         device = torch_device("auto")
-        vertices, _ = normalize_for_render(torch.from_numpy(item.vertices).to(device))
-        faces = torch.from_numpy(item.faces).to(device)
+        vertices, faces, _ = mesh_in_render_frame(item, device)
         maps = render_geometry_maps(vertices, faces, cameras, size, get_rasterizer(backend, device))
         return (on_intermediate_device(maps.normal), on_intermediate_device(maps.position), cameras)
 

@@ -16,7 +16,9 @@ import warnings
 
 import numpy as np
 
+from .face_geometry import face_normals_and_areas
 from .mesh import Mesh
+from .welding import weld_vertices
 
 # Lower values keep better-shaped triangles and stay closer to the input; at 3 the
 # result matched pymeshlab's quality while still reaching the requested face count on
@@ -49,15 +51,6 @@ def _keep_faces(mesh: Mesh, face_mask: np.ndarray) -> Mesh:
     )
 
 
-def _position_ids(vertices: np.ndarray) -> np.ndarray:
-    """One id per distinct position, so copies split at UV seams count as one vertex."""
-    # Adding zero turns -0.0 into 0.0, so equal positions have equal bytes.
-    positions = np.ascontiguousarray(vertices + 0.0)
-    rows = positions.view(np.dtype((np.void, positions.dtype.itemsize * 3)))
-    _, inverse = np.unique(rows.reshape(-1), return_inverse=True)
-    return inverse.reshape(-1)
-
-
 def remove_floaters(mesh: Mesh, min_fraction: float = 0.005) -> Mesh:
     """Drop connected pieces with fewer than ``min_fraction`` of the largest piece's faces.
 
@@ -67,7 +60,8 @@ def remove_floaters(mesh: Mesh, min_fraction: float = 0.005) -> Mesh:
     _require_faces(mesh, "remove_floaters")
     if not 0.0 <= min_fraction <= 1.0:
         raise ValueError(f"min_fraction must be within 0..1, got {min_fraction}.")
-    ids = _position_ids(mesh.vertices)[mesh.faces]
+    # Positions only, so copies split at UV seams count as one vertex.
+    ids = weld_vertices(mesh.vertices, mesh.faces).faces
     face_labels = _piece_labels(ids)[ids[:, 0]]
     sizes = np.bincount(face_labels)
     keep = sizes >= min_fraction * sizes.max()
@@ -92,22 +86,14 @@ _remove_floaters = remove_floaters  # clean_mesh's flag of the same name hides i
 
 def _merge_identical_vertices(mesh: Mesh) -> Mesh:
     """Join vertices equal in position and every per-vertex attribute (seams survive)."""
-    columns = [mesh.vertices]
-    if mesh.uvs is not None:
-        columns.append(mesh.uvs)
-    if mesh.vertex_normals is not None:
-        columns.append(mesh.vertex_normals)
-    keys = np.concatenate(columns, axis=1)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    if len(first) == len(keys):
+    welded = weld_vertices(mesh.vertices, mesh.faces,
+                           keep_seams_in=(mesh.uvs, mesh.vertex_normals))
+    if not welded.merged_any:
         return mesh
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    kept = first[order]
+    kept = welded.first_copy
     return Mesh(
-        vertices=mesh.vertices[kept],
-        faces=rank[inverse.reshape(-1)][mesh.faces],
+        vertices=welded.vertices,
+        faces=welded.faces,
         uvs=None if mesh.uvs is None else mesh.uvs[kept],
         vertex_normals=None if mesh.vertex_normals is None else mesh.vertex_normals[kept],
         texture=mesh.texture,
@@ -123,11 +109,8 @@ def remove_degenerate_faces(mesh: Mesh) -> Mesh:
     _require_faces(mesh, "remove_degenerate_faces")
     merged = _merge_identical_vertices(mesh)
     faces = merged.faces
-    corners = merged.vertices.astype(np.float64)[faces]
-    doubled_area = np.linalg.norm(
-        np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1
-    )
-    return _keep_faces(merged, ~_repeats_a_corner(faces) & (doubled_area > 0.0))
+    _, areas = face_normals_and_areas(merged.vertices, faces)
+    return _keep_faces(merged, ~_repeats_a_corner(faces) & (areas > 0.0))
 
 
 def _repeats_a_corner(faces: np.ndarray) -> np.ndarray:
@@ -140,7 +123,7 @@ def topology_signature(mesh: Mesh) -> tuple[int, int, int]:
     Decimation that keeps all three has not torn, pinched or joined the surface.
     Vertices at the same position count as one, so UV seams do not split pieces.
     """
-    ids = _position_ids(mesh.vertices)[mesh.faces]
+    ids = weld_vertices(mesh.vertices, mesh.faces).faces
     ids = ids[~_repeats_a_corner(ids)]
     if len(ids) == 0:
         return 0, 0, 0

@@ -110,6 +110,15 @@ class Mesh:
             texture=None if self.texture is None else self.texture.copy(),
         )
 
+    def with_texture(self, texture: np.ndarray) -> "Mesh":
+        """This mesh with ``texture`` as its base colour image, replacing any other.
+
+        Vertices, faces, UVs and normals are shared, not copied: no stage writes into a
+        mesh's arrays, and a baked texture is re-attached to meshes of any size.
+        """
+        return Mesh(self.vertices, self.faces, uvs=self.uvs, vertex_normals=self.vertex_normals,
+                    texture=texture)
+
     def to_trimesh(self) -> "trimesh.Trimesh":
         """Unprocessed, so vertex order and count stay exactly as they are here."""
         import trimesh

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .mesh import Mesh
+from .welding import weld_vertices
 
 
 def extract_surface(
@@ -114,8 +115,11 @@ def _extract_one(
     vertices = vertices.astype(np.float64) / divisor * box_size + box_min
     # skimage winds faces clockwise seen from the higher (inside) values.
     faces = faces[:, ::-1]
-    vertices, faces = _merge_coincident(vertices.astype(np.float32), faces)
-    return Mesh(vertices=vertices, faces=faces)
+    # Marching cubes emits one vertex per crossed edge; when the level equals a grid value
+    # exactly, several edges meet at that grid point and the copies would leave the mesh
+    # open there.
+    welded = weld_vertices(vertices.astype(np.float32), faces)
+    return Mesh(vertices=welded.vertices, faces=welded.faces)
 
 
 def _marching_cubes_closed_at_bounds(
@@ -142,19 +146,3 @@ def _drop_nonfinite(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray
     used[faces] = True
     new_index = np.cumsum(used) - 1
     return vertices[used], new_index[faces]
-
-
-def _merge_coincident(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Join vertices at identical positions, first occurrence first.
-
-    marching cubes emits one vertex per crossed edge; when the level equals a grid value
-    exactly, several edges meet at that grid point and the copies would leave the mesh
-    open there.
-    """
-    _, first, inverse = np.unique(vertices, axis=0, return_index=True, return_inverse=True)
-    if len(first) == len(vertices):
-        return vertices, faces
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return vertices[first[order]], rank[inverse.reshape(-1)][faces]

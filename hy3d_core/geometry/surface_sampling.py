@@ -46,7 +46,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .face_geometry import face_normals_and_areas
 from .mesh import Mesh
+from .welding import weld_vertices
 
 RELEASED_SHARP_THRESHOLD = 0.985
 
@@ -90,17 +92,6 @@ def _check_threshold(threshold: float) -> None:
         )
 
 
-def _face_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit face normals (zero for zero-area faces) and twice the face areas."""
-    corners = vertices[faces]
-    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    doubled_area = np.linalg.norm(cross, axis=1)
-    normals = np.zeros_like(cross)
-    valid = doubled_area > 0.0
-    normals[valid] = cross[valid] / doubled_area[valid, None]
-    return normals, doubled_area
-
-
 def _corner_angles(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """``[F, 3]`` interior angle at each corner of non-degenerate faces."""
     corners = vertices[faces]
@@ -112,25 +103,18 @@ def _corner_angles(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def _weld(mesh: Mesh) -> _WeldedMesh:
-    positions = mesh.vertices.astype(np.float64)
-    # A stable sort keeps copies of one position in input order, so each group's first
-    # entry is the copy with the lowest index.
-    order = np.lexsort(positions.T[::-1])
-    ordered = positions[order]
-    starts = np.concatenate([[True], (ordered[1:] != ordered[:-1]).any(axis=1)])
-    inverse = np.empty(len(positions), dtype=np.int64)
-    inverse[order] = np.cumsum(starts) - 1
-    vertices, first = ordered[starts], order[starts]
-    faces = inverse[mesh.faces]
-    face_normals, doubled_area = _face_normals(vertices, faces)
-    valid = doubled_area > 0.0
+    # Positions only: a UV or normal seam is no crease (see geometry/welding).
+    surface = weld_vertices(mesh.vertices, mesh.faces)
+    vertices, faces = surface.vertices.astype(np.float64), surface.faces
+    face_normals, areas = face_normals_and_areas(vertices, faces)
+    valid = areas > 0.0
     angles = _corner_angles(vertices, faces[valid])
     weighted = angles[:, :, None] * face_normals[valid][:, None, :]
     summed = np.stack([np.bincount(faces[valid].ravel(), weights=weighted[..., axis].ravel(),
                                    minlength=len(vertices)) for axis in range(3)], axis=1)
     length = np.linalg.norm(summed, axis=1, keepdims=True)
     vertex_normals = np.divide(summed, length, out=np.zeros_like(summed), where=length > 0)
-    return _WeldedMesh(vertices, faces, first, face_normals, valid, vertex_normals)
+    return _WeldedMesh(vertices, faces, surface.first_copy, face_normals, valid, vertex_normals)
 
 
 def _sharp_vertices(welded: _WeldedMesh, threshold: float) -> np.ndarray:
@@ -214,11 +198,11 @@ def sample_surface(mesh: Mesh, count: int, *,
     _check_count(count)
     rng = np.random.default_rng(seed)
     vertices = mesh.vertices.astype(np.float64)
-    face_normals, doubled_area = _face_normals(vertices, mesh.faces)
-    total = doubled_area.sum()
+    face_normals, areas = face_normals_and_areas(vertices, mesh.faces)
+    total = areas.sum()
     if total == 0.0:
         raise ValueError("The mesh has no surface to sample: every face has zero area.")
-    faces = rng.choice(len(mesh.faces), size=count, p=doubled_area / total)
+    faces = rng.choice(len(mesh.faces), size=count, p=areas / total)
     u, v = rng.random((2, count))
     outside = u + v > 1.0
     u[outside], v[outside] = 1.0 - u[outside], 1.0 - v[outside]

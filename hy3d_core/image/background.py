@@ -1,5 +1,6 @@
 """Cut the object out of its background, so the image stage gets the RGBA Hunyuan3D
-expects (REFERENCE.md section 7 crops, centres and composites by the alpha).
+expects (docs/release_conventions.md, section 8: it crops, centres and composites by the
+alpha).
 
 Three sources of a matte, chosen by ``method``:
 
@@ -31,7 +32,8 @@ METHODS = ("auto", "alpha", "classical") + MODEL_METHODS
 
 # The classical matte works on at most this many pixels along the longer side: graph cut
 # time grows with the pixel count, and a matte this size upsampled with a feathered edge
-# is as good as the full-size one for recentring at 512 (REFERENCE.md section 7).
+# is as good as the full-size one for recentring at 512 (docs/release_conventions.md,
+# section 8).
 _CLASSICAL_WORK_SIZE = 512
 # Share of the shorter side taken as the border strip the background is learnt from.
 _BORDER_FRACTION = 0.03

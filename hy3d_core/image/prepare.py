@@ -1,5 +1,5 @@
-"""Recentre an object photo the way Hunyuan3D 2.0 was trained to see it (REFERENCE.md
-section 7): crop to the object, scale it to fill ``1 - border_ratio`` of a square canvas,
+"""Recentre an object photo the way Hunyuan3D 2.0 was trained to see it
+(docs/release_conventions.md, section 8): crop to the object, scale it to fill ``1 - border_ratio`` of a square canvas,
 centre it, composite over white, resize.
 
 The arithmetic runs on uint8 pixels with OpenCV's resamplers (area for the crop, cubic

@@ -1,6 +1,6 @@
 """Find, recognise and load the released Hunyuan3D 2.0 shape checkpoints.
 
-Accepted sources (REFERENCE.md section 1):
+Accepted sources (docs/release_conventions.md, section 1):
 - an official folder: ``config.yaml`` + ``model*.safetensors`` or ``model*.ckpt``, holding the
   DiT (``model.*``), the ShapeVAE (``vae.*``) and the DINOv2 conditioner (``conditioner.*``);
 - a standalone VAE folder (``hunyuan3d-vae-v2-0*``): ``config.yaml`` with top-level

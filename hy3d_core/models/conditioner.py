@@ -1,5 +1,5 @@
 """The DINOv2 image conditioner: turns prepared images into the token sequence the DiT
-attends to (REFERENCE.md sections 2 and 7).
+attends to (docs/release_conventions.md, sections 2 and 8).
 
 The network is Hugging Face's ``Dinov2Model`` so that the released weights, stored under
 ``main_image_encoder.model.*`` with Hugging Face names, load without renaming. Which

@@ -176,8 +176,8 @@ _V2_0 = ShapeVAEConfig(
 VAE_PRESETS: dict[str, ShapeVAEConfig] = {
     "v2-0": _V2_0,
     "v2-mini": dataclasses.replace(_V2_0, num_latents=512, scale_factor=1.0188137142395404),
-    # FlashVDM's lighter geometry decoder. Sizes from REFERENCE.md (not checked against a
-    # downloaded checkpoint); infer_vae_config reads the real ones off the weights.
+    # FlashVDM's lighter geometry decoder. Sizes as the release describes them (not checked
+    # against a downloaded checkpoint); infer_vae_config reads the real ones off the weights.
     "v2-0-turbo": dataclasses.replace(_V2_0, geo_decoder_downsample_ratio=2,
                                       geo_decoder_mlp_expand_ratio=1,
                                       geo_decoder_ln_post=False),

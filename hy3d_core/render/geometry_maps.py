@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..geometry.face_geometry import face_normals_tensor
 from .cameras import CameraSet
 from .normalization import RELEASED_SCALE_FACTOR
 from .rasterizer import (
@@ -50,10 +51,7 @@ class GeometryMaps:
 def smooth_vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Unit vertex normals ``[V, 3]``: the normalised sum of the unit normals of the
     faces around each vertex; zero for vertices no face uses."""
-    corners = vertices[faces]
-    face_normals = F.normalize(
-        torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), dim=1
-    )
+    face_normals = face_normals_tensor(vertices, faces)
     summed = torch.zeros_like(vertices).index_add_(
         0, faces.reshape(-1), face_normals[:, None].expand(-1, 3, -1).reshape(-1, 3)
     )

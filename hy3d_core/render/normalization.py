@@ -10,8 +10,12 @@ its bounding-box centre, and scaled so the farthest vertex lies ``scale_factor /
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
+
+if TYPE_CHECKING:
+    from ..geometry.mesh import Mesh
 
 RELEASED_SCALE_FACTOR = 1.15
 
@@ -64,3 +68,23 @@ def normalize_for_render(
         raise ValueError("All vertices coincide: the mesh has no size to normalise.")
     transform = RenderNormalization(center, scale_factor / extent, float(scale_factor))
     return (turned - center) * transform.scale, transform
+
+
+class RenderFrameMesh(NamedTuple):
+    """A mesh ready for the renderer: ``vertices`` ``[V, 3]`` float32 in the normalised
+    renderer frame, ``faces`` ``[F, 3]`` int64, both on one device, and the transform."""
+
+    vertices: torch.Tensor
+    faces: torch.Tensor
+    normalization: RenderNormalization
+
+
+def mesh_in_render_frame(mesh: Mesh, device: torch.device | str = "cpu",
+                         scale_factor: float = RELEASED_SCALE_FACTOR) -> RenderFrameMesh:
+    """``mesh`` (in its file's frame) moved to ``device`` and normalised as the release
+    does before rendering and baking, so geometry maps, baking and previews all see it in
+    the same place."""
+    device = torch.device(device)
+    vertices, normalization = normalize_for_render(
+        torch.from_numpy(mesh.vertices).to(device), scale_factor)
+    return RenderFrameMesh(vertices, torch.from_numpy(mesh.faces).to(device), normalization)

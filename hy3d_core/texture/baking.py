@@ -1,6 +1,6 @@
 """Bake view images into a UV texture, with the release's weighting.
 
-What the release does (REFERENCE.md section 8): the mesh is normalised into the
+What the release does (docs/release_conventions.md, section 14): the mesh is normalised into the
 renderer's frame, each view contributes ``view_weight * cos^4``, where ``cos`` is the
 cosine between the interpolated smooth vertex normal (in camera space) and the view
 axis; a view contributes nothing where that angle exceeds 75 degrees, near its
@@ -39,16 +39,12 @@ import numpy as np
 import torch
 
 from ..geometry.mesh import Mesh
+from ..geometry.welding import weld_vertices
 from ..render.cameras import CameraSet
-from ..render.normalization import RELEASED_SCALE_FACTOR, normalize_for_render
+from ..render.normalization import RELEASED_SCALE_FACTOR, mesh_in_render_frame
 from ..render.rasterizer import get_rasterizer, interpolate
 from ..sampling.progress import Progress
-from .surface_topology import (
-    check_texturable_mesh,
-    check_texture_size,
-    weld_vertices,
-    welded_vertex_normals,
-)
+from .surface_topology import check_texturable_mesh, check_texture_size, welded_vertex_normals
 from .uv_raster import DEFAULT_BAND_TEXELS, texel_bands
 
 RELEASED_COS_POWER = 4.0
@@ -257,8 +253,7 @@ def bake_views(
     masks = _as_view_masks(view_masks, views)
     rasterizer = get_rasterizer(backend, device)
 
-    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices).to(device), scale_factor)
-    faces = torch.from_numpy(mesh.faces).to(device)
+    vertices, faces, _ = mesh_in_render_frame(mesh, device, scale_factor)
     normals = welded_vertex_normals(vertices, faces, weld_vertices(mesh.vertices, mesh.faces))
     size = tuple(views.shape[1:3])
     kernel = unreliable_kernel_size(max(size))

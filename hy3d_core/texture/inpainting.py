@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from ..geometry.mesh import Mesh
+from ..geometry.welding import WeldedSurface, weld_vertices
 from ..render.rasterizer import get_rasterizer
 from ..sampling.progress import Progress
-from .surface_topology import WeldedSurface, check_texturable_mesh, weld_vertices
+from .surface_topology import check_texturable_mesh
 from .uv_raster import texel_bands
 
 INPAINT_RADIUS = 3

@@ -19,7 +19,7 @@ from ..geometry.mesh import Mesh
 from ..io.paint_checkpoints import PaintModel
 from ..render.cameras import camera_preset
 from ..render.geometry_maps import render_geometry_maps
-from ..render.normalization import normalize_for_render
+from ..render.normalization import mesh_in_render_frame
 from ..render.rasterizer import get_rasterizer
 from ..sampling.progress import Progress
 from .baking import bake_views
@@ -71,9 +71,9 @@ def paint_texture(
     if mesh.uvs is None:
         mesh = unwrap_uv(mesh, options=UnwrapOptions(resolution=settings.atlas_resolution))
     cameras = camera_preset(PAINT_CAMERAS)
-    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices).to(device))
-    maps = render_geometry_maps(vertices, torch.from_numpy(mesh.faces).to(device), cameras,
-                                settings.view_size, get_rasterizer(settings.backend, device))
+    vertices, faces, _ = mesh_in_render_frame(mesh, device)
+    maps = render_geometry_maps(vertices, faces, cameras, settings.view_size,
+                                get_rasterizer(settings.backend, device))
     image = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))
     if delight_pipeline is not None:
         image = delight_image(delight_pipeline, image, torch.from_numpy(np.asarray(opacity, np.float32)),
@@ -86,4 +86,4 @@ def paint_texture(
     bake = bake_views(mesh, views, cameras, texture_size=settings.texture_size, backend=settings.backend,
                       device=device, progress=progress_for("baking"))
     texture = inpaint_texture(mesh, bake.texture, bake.covered, backend=settings.backend, device=device)
-    return Mesh(mesh.vertices, mesh.faces, uvs=mesh.uvs, vertex_normals=mesh.vertex_normals, texture=texture)
+    return mesh.with_texture(texture)

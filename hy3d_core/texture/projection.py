@@ -30,7 +30,7 @@ import torch
 from ..geometry.mesh import Mesh
 from ..image.prepare import DEFAULT_BORDER_RATIO, prepare_image
 from ..render.cameras import CameraSet, orbit_cameras
-from ..render.normalization import normalize_for_render
+from ..render.normalization import mesh_in_render_frame
 from ..render.rasterizer import get_rasterizer
 from ..sampling.progress import Progress
 from .baking import BakeResult, bake_views
@@ -100,8 +100,7 @@ def fit_image_to_silhouette(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.n
 def _silhouettes(mesh: Mesh, cameras: CameraSet, size: int, backend: str,
                  device: torch.device) -> np.ndarray:
     rasterizer = get_rasterizer(backend, device)
-    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices).to(device))
-    faces = torch.from_numpy(mesh.faces).to(device)
+    vertices, faces, _ = mesh_in_render_frame(mesh, device)
     clip = cameras.to_clip(vertices)
     return np.stack([
         rasterizer.rasterize(clip[view], faces, (size, size)).mask.cpu().numpy()
@@ -175,9 +174,8 @@ def project_texture_detailed(
         progress=progress,
     )
     texture = inpaint_texture(mesh, bake.texture, bake.covered, backend=backend, device=device)
-    textured = Mesh(mesh.vertices, mesh.faces, uvs=mesh.uvs,
-                    vertex_normals=mesh.vertex_normals, texture=texture)
-    return TextureProjection(textured, bake, tuple(view.silhouette_iou for view in fitted))
+    return TextureProjection(mesh.with_texture(texture), bake,
+                             tuple(view.silhouette_iou for view in fitted))
 
 
 def project_texture(

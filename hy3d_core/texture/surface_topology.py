@@ -4,54 +4,21 @@ A UV unwrap splits vertices along seams: the copies share a position but not a U
 the face list no longer says that the two sides of a seam touch. Normals and colour
 propagation must see through seams (a normal computed from one side only tilts, colour
 would stop at the seam), so both work on the "welded" surface where copies with the
-same position are one vertex again.
+same position are one vertex again (``geometry/welding``).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..geometry.mesh import Mesh
+from ..geometry.welding import WeldedSurface
 from ..render.geometry_maps import smooth_vertex_normals
 
 MIN_TEXTURE_SIZE = 64
 MAX_TEXTURE_SIZE = 4096
 UV_TOLERANCE = 1e-4
-
-
-@dataclass(frozen=True, eq=False)
-class WeldedSurface:
-    """``welded_of[v]`` is the welded vertex of mesh vertex ``v``; ``vertices`` and
-    ``faces`` are the welded mesh (same face order as the original)."""
-
-    welded_of: np.ndarray
-    vertices: np.ndarray
-    faces: np.ndarray
-
-    @property
-    def edges(self) -> np.ndarray:
-        """Undirected welded edges ``[E, 2]``, each once, smaller index first."""
-        faces = self.faces
-        pairs = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-        pairs = np.sort(pairs, axis=1)
-        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-        return np.unique(pairs, axis=0)
-
-
-def weld_vertices(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray | None = None
-                  ) -> WeldedSurface:
-    """Merge vertices with bit-identical positions (and normals, when given: a normal
-    seam is a real crease, kept as a boundary)."""
-    keys = vertices if normals is None else np.concatenate([vertices, normals], axis=1)
-    _, first, welded_of = np.unique(
-        np.ascontiguousarray(keys, dtype=np.float32), axis=0, return_index=True,
-        return_inverse=True,
-    )
-    welded_of = welded_of.reshape(-1)
-    return WeldedSurface(welded_of, vertices[first], welded_of[faces])
 
 
 def welded_vertex_normals(vertices: torch.Tensor, faces: torch.Tensor,

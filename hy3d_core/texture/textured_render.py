@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..geometry.mesh import Mesh
 from ..render.cameras import CameraSet, orbit_cameras
 from ..render.geometry_maps import render_geometry_maps
-from ..render.normalization import RELEASED_SCALE_FACTOR, normalize_for_render
+from ..render.normalization import RELEASED_SCALE_FACTOR, mesh_in_render_frame
 from ..render.rasterizer import get_rasterizer, interpolate
 from .surface_topology import check_texturable_mesh
 
@@ -52,8 +52,7 @@ def render_textured(
     height, width = (size, size) if isinstance(size, int) else size
     device = torch.device(device)
     rasterizer = get_rasterizer(backend, device)
-    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices).to(device))
-    faces = torch.from_numpy(mesh.faces).to(device)
+    vertices, faces, _ = mesh_in_render_frame(mesh, device)
     uvs = torch.from_numpy(mesh.uvs).to(device)
     texture = torch.from_numpy(np.ascontiguousarray(mesh.texture)).to(device)
     images = torch.full((len(cameras), height * width, 3), float(background), device=device)
@@ -101,9 +100,8 @@ def _render_shaded(mesh: Mesh, cameras: CameraSet, size: int, backend: str, devi
     """Grey ``ambient + diffuse * |n . view|`` with the smooth normals of the geometry
     maps; the absolute value because those normals point inward for an outward-wound
     mesh (see ``geometry_maps.py``) and a preview should not depend on winding."""
-    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices).to(device))
-    maps = render_geometry_maps(vertices, torch.from_numpy(mesh.faces).to(device), cameras, size,
-                                get_rasterizer(backend, device))
+    vertices, faces, _ = mesh_in_render_frame(mesh, device)
+    maps = render_geometry_maps(vertices, faces, cameras, size, get_rasterizer(backend, device))
     normals = F.normalize(maps.normal * 2 - 1, dim=-1)
     view_axes = cameras.world_to_camera[:, 2, :3].to(normals)
     facing = (normals * view_axes[:, None, None]).sum(-1).abs()

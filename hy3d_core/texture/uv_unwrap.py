@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from ..geometry.mesh import Mesh
+from ..geometry.welding import weld_vertices
 from ..sampling.progress import Progress
-from .surface_topology import check_texturable_mesh, weld_vertices
+from .surface_topology import check_texturable_mesh
 
 WORKER = Path(__file__).with_name("xatlas_worker.py")
 RETRY_JITTER = 1e-4
@@ -103,9 +104,9 @@ def unwrap_uv_detailed(mesh: Mesh, *, options: UnwrapOptions = UnwrapOptions(),
         return UVUnwrap(mesh.copy(), 0, (0, 0), 0.0, kept_existing=True)
     if find_spec("xatlas") is None:
         raise ModuleNotFoundError("UV unwrapping needs xatlas: pip install xatlas")
-    surface = weld_vertices(mesh.vertices, mesh.faces, mesh.vertex_normals)
-    representative = np.zeros(len(surface.vertices), dtype=np.int64)
-    representative[surface.welded_of] = np.arange(len(mesh.vertices))
+    # A normal seam is a real crease the file asked for: xatlas keeps it as a boundary.
+    surface = weld_vertices(mesh.vertices, mesh.faces, keep_seams_in=(mesh.vertex_normals,))
+    representative = surface.first_copy
     normals = None if mesh.vertex_normals is None else mesh.vertex_normals[representative]
     positions = surface.vertices
     try:

@@ -19,9 +19,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..geometry.face_geometry import face_normals_and_areas
 from ..geometry.mesh import Mesh
 from ..render.cameras import orbit_cameras
-from ..render.normalization import normalize_for_render, to_render_axes
+from ..render.normalization import mesh_in_render_frame, to_render_axes
 from ..render.torch_rasterizer import TorchRasterizer
 
 AMBIENT = 0.35
@@ -30,12 +31,6 @@ DIFFUSE = 0.65
 _LIGHT_IN_CAMERA = np.array([-0.4, -0.6, 0.7]) / np.linalg.norm([-0.4, -0.6, 0.7])
 
 DEFAULT_COLOUR = (0.8, 0.8, 0.8)
-
-
-def _face_normals(mesh: Mesh) -> torch.Tensor:
-    corners = torch.from_numpy(mesh.vertices.astype(np.float64))[torch.from_numpy(mesh.faces)]
-    cross = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    return torch.nn.functional.normalize(cross, dim=1).to(torch.float32)
 
 
 def _check_options(size: int, colour: Sequence[float]) -> np.ndarray:
@@ -64,13 +59,13 @@ def render_condition_images(mesh: Mesh, poses: Sequence[tuple[float, float]], *,
         view_colours = [torch.from_numpy(_check_options(size, c)) for c in colours]
     if not poses:
         return []
-    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices))
-    faces = torch.from_numpy(mesh.faces)
+    vertices, faces, _ = mesh_in_render_frame(mesh)
     cameras = orbit_cameras([pose[0] for pose in poses], [pose[1] for pose in poses])
     face_index = TorchRasterizer().rasterize(cameras.to_clip(vertices), faces,
                                              (size, size)).face_index
     # A reflection (the axis change) maps normals like any other vector.
-    normals = to_render_axes(_face_normals(mesh))
+    face_normals, _ = face_normals_and_areas(mesh.vertices, mesh.faces)
+    normals = to_render_axes(torch.from_numpy(face_normals.astype(np.float32)))
     light = torch.from_numpy(_LIGHT_IN_CAMERA.astype(np.float32))
     images = []
     for view in range(len(poses)):

@@ -1,10 +1,10 @@
 """The losses the ShapeVAE and the DiT are trained with.
 
 VAE: the occupancy logits decoded from a posterior sample are fitted to inside/outside
-labels (binary cross-entropy) with a small KL term towards N(0, I), the recipe REFERENCE.md
-section 5 describes. DiT: REFERENCE.md section 4's flow-matching objective in the
-release's own time convention (t is the data fraction), so the trained model is what the
-sampler in ``sampling/flow_matching.py`` expects.
+labels (binary cross-entropy) with a small KL term towards N(0, I). DiT: the flow-matching
+objective in the release's own time convention (t is the data fraction), so the trained
+model is what the sampler in ``sampling/flow_matching.py`` expects. Both recipes are in
+docs/release_conventions.md, section 4.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def vae_loss(vae: ShapeVAE, surface: Tensor, points: Tensor, occupancy: Tensor, 
 def flow_matching_loss(dit: HunyuanDiT, latents: Tensor, context: Tensor, *,
                        generator: torch.Generator | None = None,
                        guidance: Tensor | float | None = None) -> Tensor:
-    """Mean squared error of the predicted velocity (REFERENCE.md section 4).
+    """Mean squared error of the predicted velocity (docs/release_conventions.md, section 4).
 
     ``latents`` ``[B, N, C]`` are data latents as the sampler produces them (the
     encoder's times the VAE's scale factor). With noise x0 and t ~ U[0, 1] per sample,

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..geometry.face_geometry import wind_outward
 from ..geometry.mesh import Mesh
 
 SHAPE_FAMILIES = ("box", "cylinder", "cone", "torus", "sphere", "composite")
@@ -183,18 +184,10 @@ _SURFACES = {
 }
 
 
-def _outward(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Faces wound counter-clockwise seen from outside (positive enclosed volume)."""
-    corners = vertices[faces]
-    signed_volume = np.einsum("fd,fd->f", corners[:, 0],
-                              np.cross(corners[:, 1], corners[:, 2])).sum()
-    return faces if signed_volume > 0 else faces[:, ::-1].copy()
-
-
 def _primitive_mesh(family: str, params: dict) -> Mesh:
     vertices, faces = _SURFACES[family](params)
     return Mesh(vertices=vertices + np.asarray(params["center"]),
-                faces=_outward(vertices, faces))
+                faces=wind_outward(vertices, faces))
 
 
 def _union(parts: list[dict]) -> Mesh:

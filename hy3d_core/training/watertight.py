@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry.face_geometry import face_normals_and_areas, wind_outward
 from ..geometry.mesh import Mesh
 from ..geometry.surface_sampling import sample_surface
 
@@ -65,12 +66,7 @@ class GridSolid:
 
         vertices, faces, _, _ = marching_cubes(self.phi, level=0.0, method="lewiner")
         vertices = vertices * self.voxel + self.origin
-        corners = vertices[faces]
-        signed_volume = np.einsum("fd,fd->f", corners[:, 0],
-                                  np.cross(corners[:, 1], corners[:, 2])).sum()
-        if signed_volume < 0:
-            faces = faces[:, ::-1]
-        return Mesh(vertices=vertices, faces=np.ascontiguousarray(faces))
+        return Mesh(vertices=vertices, faces=wind_outward(vertices, faces))
 
 
 def _grid(mesh: Mesh, resolution: int, margin_voxels: float) -> tuple[np.ndarray, float, tuple]:
@@ -123,7 +119,7 @@ def watertight_solid(mesh: Mesh, *, resolution: int = 128,
     origin, voxel, shape = _grid(mesh, resolution, margin_voxels=band_voxels + 3.0)
     band = band_voxels * voxel
     reach = band + 2.0 * voxel
-    area = float(mesh.to_trimesh().area)
+    area = float(face_normals_and_areas(mesh.vertices, mesh.faces)[1].sum())
     count = int(min(_MAX_SAMPLES, max(10_000, _SAMPLES_PER_VOXEL_AREA * area / voxel**2)))
     samples, _ = sample_surface(mesh, count, seed=seed)
     samples = np.concatenate([samples, mesh.vertices[np.unique(mesh.faces)]])

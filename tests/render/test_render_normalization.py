@@ -5,8 +5,10 @@ import pytest
 import torch
 import trimesh
 
+from hy3d_core.geometry.mesh import Mesh
 from hy3d_core.render.normalization import (
     from_render_axes,
+    mesh_in_render_frame,
     normalize_for_render,
     to_render_axes,
 )
@@ -59,3 +61,23 @@ def test_matches_the_reference_renderer():
     normalised, _ = normalize_for_render(vertices)
     assert torch.allclose(normalised, reference.vtx_pos, atol=1e-7)
     assert reference.scale_factor == 1.15
+
+
+def test_mesh_in_render_frame_is_the_normalised_mesh_with_its_faces():
+    box = trimesh.creation.box(extents=(1.0, 2.0, 3.0))
+    box.apply_translation((0.3, -0.2, 5.0))
+    mesh = Mesh(vertices=box.vertices, faces=box.faces)
+    vertices, faces, transform = mesh_in_render_frame(mesh, "cpu", scale_factor=0.9)
+    expected, expected_transform = normalize_for_render(torch.from_numpy(mesh.vertices), 0.9)
+    assert torch.equal(vertices, expected)
+    assert vertices.dtype == torch.float32 and faces.dtype == torch.int64
+    assert torch.equal(faces, torch.from_numpy(mesh.faces))
+    assert transform.scale == expected_transform.scale and transform.scale_factor == 0.9
+    assert float(torch.linalg.vector_norm(vertices, dim=1).amax()) == pytest.approx(0.45)
+    np.testing.assert_allclose(transform.invert(vertices).numpy(), mesh.vertices, atol=1e-5)
+
+
+def test_mesh_in_render_frame_refuses_a_mesh_of_one_point():
+    mesh = Mesh(vertices=np.ones((3, 3)), faces=[[0, 1, 2]])
+    with pytest.raises(ValueError, match="no size"):
+        mesh_in_render_frame(mesh)

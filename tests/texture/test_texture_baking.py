@@ -47,7 +47,7 @@ def with_surface_texture(mesh: Mesh, size: int = TEXTURE) -> Mesh:
     known = np.zeros(size * size, dtype=bool)
     known[texels] = True
     texture = nearest_fill(texture.reshape(size, size, 3), known.reshape(size, size))
-    return Mesh(mesh.vertices, mesh.faces, uvs=mesh.uvs, texture=texture)
+    return mesh.with_texture(texture)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

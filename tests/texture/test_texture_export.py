@@ -22,7 +22,7 @@ def baked() -> Mesh:
     result = bake_views(mesh, view[None], orbit_cameras([0.0], [0.0]), texture_size=64,
                         backend="torch")
     texture = inpaint_texture(mesh, result.texture, result.covered, backend="torch")
-    return Mesh(mesh.vertices, mesh.faces, uvs=mesh.uvs, texture=texture)
+    return mesh.with_texture(texture)
 
 
 @pytest.mark.parametrize("suffix", [".glb", ".obj"])

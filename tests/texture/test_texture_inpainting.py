@@ -10,7 +10,7 @@ from hy3d_core.render.cameras import camera_preset, orbit_cameras
 from hy3d_core.render.torch_rasterizer import TorchRasterizer
 from hy3d_core.texture.baking import bake_views
 from hy3d_core.texture.inpainting import inpaint_texture, propagate_vertex_colours
-from hy3d_core.texture.surface_topology import weld_vertices
+from hy3d_core.geometry.welding import weld_vertices
 from hy3d_core.texture.textured_render import render_textured
 from hy3d_core.texture.uv_raster import chart_mask, texel_bands
 from hy3d_core.texture.uv_unwrap import unwrap_uv
@@ -51,7 +51,7 @@ def test_fills_every_chart_texel_and_keeps_painted_ones(front_bake):
 def test_render_shows_no_background_at_seams(front_bake):
     mesh, result = front_bake
     filled = inpaint_texture(mesh, result.texture, result.covered, backend="torch")
-    textured = Mesh(mesh.vertices, mesh.faces, uvs=mesh.uvs, texture=filled)
+    textured = mesh.with_texture(filled)
     for background in (0.0, 1.0):
         images, masks = render_textured(textured, camera_preset(), RENDER,
                                         background=background, backend="torch")

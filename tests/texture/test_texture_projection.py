@@ -38,7 +38,7 @@ def smooth_texture(size: int) -> np.ndarray:
 def source():
     """The figure with a known texture, and its front render as an RGBA photo."""
     mesh = unwrap_uv(figure())
-    textured = Mesh(mesh.vertices, mesh.faces, uvs=mesh.uvs, texture=smooth_texture(TEXTURE))
+    textured = mesh.with_texture(smooth_texture(TEXTURE))
     images, masks = render_textured(textured, orbit_cameras([0.0], [0.0]), RENDER, backend="torch")
     rgba = np.dstack([images[0].numpy(), masks[0].numpy().astype(np.float32)])
     return textured, rgba
