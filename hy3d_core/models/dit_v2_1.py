@@ -9,7 +9,8 @@ experts instead of a dense MLP. Parameter names are the released ones, so the
 released ``model`` state dict loads with ``strict=True``.
 
 The released full-size network (preset ``"v2-1"``) has 3,050,758,720 parameters
-(the whole 2.1 shape checkpoint is about 3.3 B with the VAE and DINOv2-Large).
+(with the VAE's 327,746,177, encoder included, and DINOv2-Large's 304,368,640 the released
+shape checkpoint holds 3.68 B).
 """
 
 from __future__ import annotations
