@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .dit import _per_sample
+from .dit import _per_sample, check_velocity_inputs
 from .dit_v2_1_blocks import NORM_EPS, DiTPlainBlock
 from .dit_v2_1_config import DiTPlainConfig
 
@@ -101,7 +101,7 @@ class HunyuanDiTPlain(nn.Module):
                 "The Hunyuan3D 2.1 DiT has no guidance embedding: use classifier-free "
                 "guidance and call it with guidance=None"
             )
-        self._check_inputs(latents, context)
+        check_velocity_inputs(latents, context, self.config.in_channels, self.config.context_dim)
         dtype = self.x_embedder.weight.dtype
         time_token = self.t_embedder(_per_sample(t, latents.shape[0], latents.device, "t"))
         x = torch.cat([time_token, self.x_embedder(latents.to(dtype))], dim=1)
@@ -112,23 +112,6 @@ class HunyuanDiTPlain(nn.Module):
             if self.config.pushes_skip(index):
                 skips.append(x)
         return self.final_layer(x).to(latents.dtype)
-
-    def _check_inputs(self, latents: Tensor, context: Tensor) -> None:
-        config = self.config
-        if latents.ndim != 3 or latents.shape[-1] != config.in_channels:
-            raise ValueError(
-                f"latents must be [batch, tokens, {config.in_channels}] (channels last), "
-                f"got {list(latents.shape)}"
-            )
-        if context.ndim != 3 or context.shape[-1] != config.context_dim:
-            raise ValueError(
-                f"context must be [batch, tokens, {config.context_dim}] (DINOv2 features), "
-                f"got {list(context.shape)}"
-            )
-        if context.shape[0] != latents.shape[0]:
-            raise ValueError(
-                f"context batch {context.shape[0]} differs from latents batch {latents.shape[0]}"
-            )
 
 
 __all__ = ["HunyuanDiTPlain", "timestep_token_features"]

@@ -35,49 +35,50 @@ def _attend(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     return out.transpose(1, 2).flatten(2)
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention with the released fused-head split."""
+class _HeadAttention(nn.Module):
+    """Projections and q/k norms of one attention layer; keys and values come from
+    ``source_dim``-wide tokens (the hidden width, or the context's)."""
 
-    def __init__(self, config: DiTPlainConfig) -> None:
+    def __init__(self, config: DiTPlainConfig, source_dim: int) -> None:
         super().__init__()
         hidden = config.hidden_size
         self.num_heads = config.num_heads
         self.head_dim = config.head_dim
         self.to_q = nn.Linear(hidden, hidden, bias=config.qkv_bias)
-        self.to_k = nn.Linear(hidden, hidden, bias=config.qkv_bias)
-        self.to_v = nn.Linear(hidden, hidden, bias=config.qkv_bias)
+        self.to_k = nn.Linear(source_dim, hidden, bias=config.qkv_bias)
+        self.to_v = nn.Linear(source_dim, hidden, bias=config.qkv_bias)
         self.q_norm = _qk_norm(config)
         self.k_norm = _qk_norm(config)
         self.out_proj = nn.Linear(hidden, hidden)
 
+    def _heads(self, fused: Tensor, parts: int) -> tuple[Tensor, ...]:
+        """Cut ``[B, L, parts * hidden]`` into ``parts`` tensors ``[B, L, heads, head_dim]``
+        the released way: per head first, then per part."""
+        batch, tokens, _ = fused.shape
+        return fused.view(batch, tokens, self.num_heads, parts * self.head_dim).split(self.head_dim, -1)
+
+
+class SelfAttention(_HeadAttention):
+    """Multi-head self-attention with the released fused-head split of q, k and v."""
+
+    def __init__(self, config: DiTPlainConfig) -> None:
+        super().__init__(config, config.hidden_size)
+
     def forward(self, x: Tensor) -> Tensor:
-        batch, tokens, _ = x.shape
-        qkv = torch.cat([self.to_q(x), self.to_k(x), self.to_v(x)], dim=-1)
-        q, k, v = qkv.view(batch, tokens, self.num_heads, 3 * self.head_dim).split(self.head_dim, -1)
+        q, k, v = self._heads(torch.cat([self.to_q(x), self.to_k(x), self.to_v(x)], dim=-1), 3)
         return self.out_proj(_attend(self.q_norm(q), self.k_norm(k), v))
 
 
-class CrossAttention(nn.Module):
+class CrossAttention(_HeadAttention):
     """Latent tokens attend to the image tokens; the keys and values share the fused
     split, the queries are split per head as usual."""
 
     def __init__(self, config: DiTPlainConfig) -> None:
-        super().__init__()
-        hidden = config.hidden_size
-        self.num_heads = config.num_heads
-        self.head_dim = config.head_dim
-        self.to_q = nn.Linear(hidden, hidden, bias=config.qkv_bias)
-        self.to_k = nn.Linear(config.context_dim, hidden, bias=config.qkv_bias)
-        self.to_v = nn.Linear(config.context_dim, hidden, bias=config.qkv_bias)
-        self.q_norm = _qk_norm(config)
-        self.k_norm = _qk_norm(config)
-        self.out_proj = nn.Linear(hidden, hidden)
+        super().__init__(config, config.context_dim)
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
-        batch, tokens, _ = x.shape
-        q = self.to_q(x).view(batch, tokens, self.num_heads, self.head_dim)
-        kv = torch.cat([self.to_k(context), self.to_v(context)], dim=-1)
-        k, v = kv.view(batch, context.shape[1], self.num_heads, 2 * self.head_dim).split(self.head_dim, -1)
+        (q,) = self._heads(self.to_q(x), 1)
+        k, v = self._heads(torch.cat([self.to_k(context), self.to_v(context)], dim=-1), 2)
         return self.out_proj(_attend(self.q_norm(q), self.k_norm(k), v))
 
 
