@@ -261,7 +261,9 @@ class HunyuanDiT(nn.Module):
         return self.final_layer(tokens[:, txt.shape[1]:], vec).to(latents.dtype)
 
 
-def check_velocity_inputs(latents: Tensor, context: Tensor, in_channels: int, context_dim: int) -> None:
+def check_velocity_inputs(
+    latents: Tensor, context: Tensor, in_channels: int, context_dim: int
+) -> None:
     """Shape checks shared by the DiTs: channels-last latents, context of the model's
     width, one context per latent set."""
     if latents.ndim != 3 or latents.shape[-1] != in_channels:
@@ -270,7 +272,9 @@ def check_velocity_inputs(latents: Tensor, context: Tensor, in_channels: int, co
             f"got {list(latents.shape)}"
         )
     if context.ndim != 3 or context.shape[-1] != context_dim:
-        raise ValueError(f"context must be [batch, tokens, {context_dim}], got {list(context.shape)}")
+        raise ValueError(
+            f"context must be [batch, tokens, {context_dim}], got {list(context.shape)}"
+        )
     if context.shape[0] != latents.shape[0]:
         raise ValueError(
             f"context batch {context.shape[0]} differs from latents batch {latents.shape[0]}"

@@ -55,7 +55,8 @@ class _HeadAttention(nn.Module):
         """Cut ``[B, L, parts * hidden]`` into ``parts`` tensors ``[B, L, heads, head_dim]``
         the released way: per head first, then per part."""
         batch, tokens, _ = fused.shape
-        return fused.view(batch, tokens, self.num_heads, parts * self.head_dim).split(self.head_dim, -1)
+        per_head = fused.view(batch, tokens, self.num_heads, parts * self.head_dim)
+        return per_head.split(self.head_dim, dim=-1)
 
 
 class SelfAttention(_HeadAttention):
@@ -110,7 +111,9 @@ class ExpertMLP(nn.Module):
 
     def __init__(self, hidden: int, inner: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(_GeluProjection(hidden, inner), nn.Identity(), nn.Linear(inner, hidden))
+        self.net = nn.Sequential(
+            _GeluProjection(hidden, inner), nn.Identity(), nn.Linear(inner, hidden)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

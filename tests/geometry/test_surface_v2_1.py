@@ -37,7 +37,8 @@ def _mean_nearest_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_dense_decoding_matches_the_2_1_grid(decoded_grid):
-    torch.testing.assert_close(decoded_grid, load_reference(SHAPE_21)["pipeline_grid_logits"], atol=1e-4, rtol=0)
+    expected = load_reference(SHAPE_21)["pipeline_grid_logits"]
+    torch.testing.assert_close(decoded_grid, expected, atol=1e-4, rtol=0)
 
 
 def test_marching_cubes_on_the_reference_grid_gives_the_2_1_mesh_exactly():

@@ -234,7 +234,8 @@ def test_infer_config_from_the_fixture_weights():
     inferred = infer_config_from_shapes({k: v.shape for k, v in part_state_dict("model").items()})
     expected = DiTPlainConfig.from_params(_fixture_params())
     assert (inferred.input_size, inferred.text_len) == (4096, 1370)
-    assert dataclasses.replace(inferred, input_size=expected.input_size, text_len=expected.text_len) == expected
+    unrecorded = dict(input_size=expected.input_size, text_len=expected.text_len)
+    assert dataclasses.replace(inferred, **unrecorded) == expected
 
 
 def test_infer_config_of_the_released_network():
@@ -243,8 +244,9 @@ def test_infer_config_of_the_released_network():
 
 @pytest.mark.parametrize("hidden, heads", [(2048, 16), (64, 1)])
 def test_without_qk_norm_the_released_head_width_is_assumed(hidden, heads):
-    config = dataclasses.replace(DIT_V2_1_PRESETS["v2-1"], hidden_size=hidden, num_heads=4 if hidden == 64 else 32,
-                                 qk_norm=False, qkv_bias=True, depth=3, num_moe_layers=1)
+    config = dataclasses.replace(DIT_V2_1_PRESETS["v2-1"], hidden_size=hidden,
+                                 num_heads=4 if hidden == 64 else 32, qk_norm=False,
+                                 qkv_bias=True, depth=3, num_moe_layers=1)
     inferred = infer_config_from_shapes(_meta_shapes(config))
     assert inferred == dataclasses.replace(config, num_heads=heads)
 
