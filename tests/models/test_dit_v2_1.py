@@ -126,6 +126,22 @@ def test_moe_equals_every_expert_on_every_token(top_k):
                                    atol=1e-5, rtol=1e-5)
 
 
+def test_moe_gradients_equal_the_definitions():
+    """Routing per expert stays differentiable (for fine-tuning): same gradients for the
+    input and for every weight as the all-experts formulation."""
+    moe = _tiny_moe()
+    x = torch.randn(2, 30, 64, requires_grad=True)
+    upstream = torch.randn(2, 30, 64)
+    grads = []
+    for function in (moe, lambda inputs: _moe_with_every_expert_on_every_token(moe, inputs)):
+        moe.zero_grad()
+        x.grad = None
+        (function(x) * upstream).sum().backward()
+        grads.append([x.grad.clone()] + [p.grad.clone() for p in moe.parameters()])
+    for ours, theirs in zip(*grads):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
 def test_moe_runs_each_expert_only_on_its_tokens():
     moe = _tiny_moe()
     rows = []
