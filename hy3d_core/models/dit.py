@@ -232,7 +232,7 @@ class HunyuanDiT(nn.Module):
         ``guidance`` is the guidance scale for guidance-distilled ("fast") models, which
         need it and run without a classifier-free-guidance batch; other models reject it.
         """
-        self._check_inputs(latents, context)
+        check_velocity_inputs(latents, context, self.config.in_channels, self.config.context_in_dim)
         batch = latents.shape[0]
         dtype = self.latent_in.weight.dtype
 
@@ -260,22 +260,25 @@ class HunyuanDiT(nn.Module):
             tokens = block(tokens, vec)
         return self.final_layer(tokens[:, txt.shape[1]:], vec).to(latents.dtype)
 
-    def _check_inputs(self, latents: Tensor, context: Tensor) -> None:
-        config = self.config
-        if latents.ndim != 3 or latents.shape[-1] != config.in_channels:
-            raise ValueError(
-                f"latents must be [batch, tokens, {config.in_channels}] (channels last), "
-                f"got {list(latents.shape)}"
-            )
-        if context.ndim != 3 or context.shape[-1] != config.context_in_dim:
-            raise ValueError(
-                f"context must be [batch, tokens, {config.context_in_dim}], "
-                f"got {list(context.shape)}"
-            )
-        if context.shape[0] != latents.shape[0]:
-            raise ValueError(
-                f"context batch {context.shape[0]} differs from latents batch {latents.shape[0]}"
-            )
+
+def check_velocity_inputs(
+    latents: Tensor, context: Tensor, in_channels: int, context_dim: int
+) -> None:
+    """Shape checks shared by the DiTs: channels-last latents, context of the model's
+    width, one context per latent set."""
+    if latents.ndim != 3 or latents.shape[-1] != in_channels:
+        raise ValueError(
+            f"latents must be [batch, tokens, {in_channels}] (channels last), "
+            f"got {list(latents.shape)}"
+        )
+    if context.ndim != 3 or context.shape[-1] != context_dim:
+        raise ValueError(
+            f"context must be [batch, tokens, {context_dim}], got {list(context.shape)}"
+        )
+    if context.shape[0] != latents.shape[0]:
+        raise ValueError(
+            f"context batch {context.shape[0]} differs from latents batch {latents.shape[0]}"
+        )
 
 
 def _per_sample(value: Tensor | float, batch: int, device: torch.device, name: str) -> Tensor:
