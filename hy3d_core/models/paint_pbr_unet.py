@@ -344,7 +344,8 @@ def _wrap_transformer_blocks(unet: nn.Module, main: bool) -> None:
             continue
         for index, block in enumerate(blocks):
             if isinstance(block, BasicTransformerBlock):
-                blocks[index] = PbrTransformerBlock(block, released_layer_name(f"{name}.transformer_blocks.{index}"), main)
+                layer_name = released_layer_name(f"{name}.transformer_blocks.{index}")
+                blocks[index] = PbrTransformerBlock(block, layer_name, main)
 
 
 class PaintPbrUNet(nn.Module):
@@ -461,12 +462,9 @@ class PaintPbrUNet(nn.Module):
     ) -> torch.Tensor:
         """Predict for ``sample`` ``[B, 2, N, 4, h, w]`` with text ``[B, 2, 77, C]``; returns ``sample``'s shape."""
         batch, materials, views = sample.shape[:3]
-        expected = (conditions.batch, len(MATERIALS), conditions.views)
-        if (batch, materials, views) != expected or sample.shape[-3:] != conditions.normal_latents.shape[-3:]:
-            raise ValueError(
-                f"sample {tuple(sample.shape)} does not fit the conditions: expected "
-                f"[{expected[0]}, {expected[1]}, {expected[2]}, {', '.join(map(str, conditions.normal_latents.shape[-3:]))}]."
-            )
+        expected = (conditions.batch, len(MATERIALS), conditions.views, *conditions.normal_latents.shape[-3:])
+        if tuple(sample.shape) != expected:
+            raise ValueError(f"sample {tuple(sample.shape)} does not fit the conditions: expected {list(expected)}.")
         if tuple(text.shape[:2]) != (batch, materials):
             raise ValueError(f"text must be [{batch}, {materials}, 77, C], got {tuple(text.shape)}.")
 

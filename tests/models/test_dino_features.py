@@ -8,7 +8,13 @@ import torch
 
 from hy3d_core.io.paint_pbr_checkpoints import load_dino_features
 from hy3d_core.models.dino_features import DinoPreprocessing
-from paint_pbr_fixture import DINO_FOLDER, load_fixture_model, paint_pbr_fixture, paint_pbr_reference, reference_on_white
+from paint_pbr_fixture import (
+    DINO_FOLDER,
+    load_fixture_model,
+    paint_pbr_fixture,
+    paint_pbr_reference,
+    reference_on_white,
+)
 
 
 @pytest.fixture(scope="module")

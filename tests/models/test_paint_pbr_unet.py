@@ -12,8 +12,8 @@ from hy3d_core.models.pose_rope import apply_rope, position_voxel_levels, rope_t
 from paint_pbr_fixture import MODEL_FOLDER, load_fixture_model, paint_pbr_fixture, paint_pbr_reference
 from tiny_paint import flush_denormals  # noqa: F401 - a fixture
 
-
 pytestmark = pytest.mark.usefixtures("flush_denormals")
+
 
 @pytest.fixture(scope="module")
 def model():

@@ -10,8 +10,8 @@ from hy3d_core.sampling.progress import Cancelled, Progress
 from paint_pbr_fixture import VIEW_SIZE, fixture_images, load_fixture_model, paint_pbr_reference
 from tiny_paint import flush_denormals  # noqa: F401 - a fixture
 
-
 pytestmark = pytest.mark.usefixtures("flush_denormals")
+
 
 @pytest.fixture(scope="module")
 def model():
