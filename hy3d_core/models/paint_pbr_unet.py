@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .pose_rope import VoxelLevel, apply_rope, check_rope_head_dim, position_voxel_levels
+from .wrapped_unet import check_plain_block, stack_conv_in, wrap_transformer_blocks
 
 MATERIALS = ("albedo", "mr")
 """Material order of the batch: base colour, then metallic (R) / roughness (G)."""
@@ -157,16 +158,9 @@ class PbrTransformerBlock(nn.Module):
 
     def __init__(self, transformer: nn.Module, layer_name: str, main: bool) -> None:
         super().__init__()
-        if getattr(transformer, "norm_type", None) != "layer_norm" or transformer.pos_embed is not None:
-            raise ValueError(
-                "The Paint PBR UNet wraps plain layer-norm transformer blocks (Stable Diffusion 2.x); "
-                f"this UNet config has norm_type={getattr(transformer, 'norm_type', None)!r}."
-            )
-        if transformer.only_cross_attention or transformer.attn2 is None:
-            raise ValueError(
-                "The Paint PBR UNet needs blocks with self- and cross-attention; set only_cross_attention "
-                "to false and give a cross_attention_dim."
-            )
+        check_plain_block(transformer, "Paint PBR UNet")
+        if transformer.attn2 is None:
+            raise ValueError("The Paint PBR UNet needs blocks with cross-attention; give a cross_attention_dim.")
         self.transformer = transformer
         self.layer_name = layer_name
         self.main = main
@@ -335,19 +329,6 @@ def released_layer_name(module_path: str) -> str:
     return f"{kind}_{block}_{attention}_{layer}"
 
 
-def _wrap_transformer_blocks(unet: nn.Module, main: bool) -> None:
-    from diffusers.models.attention import BasicTransformerBlock
-
-    for name, module in list(unet.named_modules()):
-        blocks = getattr(module, "transformer_blocks", None)
-        if not isinstance(blocks, nn.ModuleList):
-            continue
-        for index, block in enumerate(blocks):
-            if isinstance(block, BasicTransformerBlock):
-                layer_name = released_layer_name(f"{name}.transformer_blocks.{index}")
-                blocks[index] = PbrTransformerBlock(block, layer_name, main)
-
-
 class PaintPbrUNet(nn.Module):
     """The released ``UNet2p5DConditionModel`` of Hunyuan3D-Paint 2.1, built from an SD 2.1 UNet config.
 
@@ -367,19 +348,12 @@ class PaintPbrUNet(nn.Module):
 
         self.unet = UNet2DConditionModel.from_config(unet_config)
         self.unet_dual = UNet2DConditionModel.from_config(unet_config)
-        _wrap_transformer_blocks(self.unet_dual, main=False)
-        _wrap_transformer_blocks(self.unet, main=True)
-
-        config = self.unet.config
-        old_conv = self.unet.conv_in
-        self.unet.conv_in = nn.Conv2d(
-            3 * config.in_channels,
-            old_conv.out_channels,
-            kernel_size=old_conv.kernel_size,
-            stride=old_conv.stride,
-            padding=old_conv.padding,
-        )
-        text_dim = config.cross_attention_dim
+        for unet, main in ((self.unet_dual, False), (self.unet, True)):
+            wrap_transformer_blocks(
+                unet, lambda block, path, main=main: PbrTransformerBlock(block, released_layer_name(path), main)
+            )
+        stack_conv_in(self.unet, 3)
+        text_dim = self.unet.config.cross_attention_dim
         for name in (*MATERIALS, "ref"):
             self.unet.register_parameter(f"learned_text_clip_{name}", nn.Parameter(torch.zeros(TEXT_TOKENS, text_dim)))
         self.unet.image_proj_model_dino = DinoProjection(dino_width, text_dim)
