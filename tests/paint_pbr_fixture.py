@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -50,3 +51,15 @@ def reference_on_white() -> np.ndarray:
     white = Image.new("RGB", reference.size, (255, 255, 255))
     white.paste(reference, mask=reference.getchannel("A"))
     return np.asarray(white)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The oracle's model folder loaded once per test module."""
+    return load_fixture_model()
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The oracle's recorded tensors, read once per test module."""
+    return paint_pbr_reference()

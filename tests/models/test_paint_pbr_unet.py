@@ -9,20 +9,10 @@ import torch
 
 from hy3d_core.models.paint_pbr_unet import PaintPbrUNet, released_layer_name
 from hy3d_core.models.pose_rope import apply_rope, position_voxel_levels, rope_tables
-from paint_pbr_fixture import MODEL_FOLDER, load_fixture_model, paint_pbr_fixture, paint_pbr_reference
+from paint_pbr_fixture import MODEL_FOLDER, model, paint_pbr_fixture, reference  # noqa: F401 - fixtures
 from tiny_paint import flush_denormals  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("flush_denormals")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_fixture_model()
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return paint_pbr_reference()
 
 
 @torch.no_grad()

@@ -7,20 +7,10 @@ import torch
 
 from hy3d_core.sampling.paint_pbr_sampling import paint_pbr_views
 from hy3d_core.sampling.progress import Cancelled, Progress
-from paint_pbr_fixture import VIEW_SIZE, fixture_images, load_fixture_model, paint_pbr_reference
+from paint_pbr_fixture import VIEW_SIZE, fixture_images, model, reference  # noqa: F401 - fixtures
 from tiny_paint import flush_denormals  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("flush_denormals")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_fixture_model()
-
-
-@pytest.fixture(scope="module")
-def reference():
-    return paint_pbr_reference()
 
 
 @pytest.fixture
@@ -76,17 +66,17 @@ def test_cancel_stops_after_the_current_step(model):
 
 
 def test_an_rgb_reference_on_white_gives_the_same_views_as_rgba(model):
-    reference, normals, positions = fixture_images()
-    alpha = reference[..., 3:]
-    on_white = reference[..., :3] * alpha + (1 - alpha)
-    rgba = paint_pbr_views(model, reference, normals, positions, steps=1, view_size=VIEW_SIZE)
+    image, normals, positions = fixture_images()
+    alpha = image[..., 3:]
+    on_white = image[..., :3] * alpha + (1 - alpha)
+    rgba = paint_pbr_views(model, image, normals, positions, steps=1, view_size=VIEW_SIZE)
     rgb = paint_pbr_views(model, on_white, normals, positions, steps=1, view_size=VIEW_SIZE)
     torch.testing.assert_close(rgba.albedo, rgb.albedo, atol=0, rtol=0)
 
 
 def test_maps_of_another_size_are_resized_to_the_view_size(model):
-    reference, normals, positions = fixture_images()
-    views = paint_pbr_views(model, reference, normals[:2], positions[:2], steps=1, view_size=2 * VIEW_SIZE)
+    image, normals, positions = fixture_images()
+    views = paint_pbr_views(model, image, normals[:2], positions[:2], steps=1, view_size=2 * VIEW_SIZE)
     assert views.albedo.shape == (2, 2 * VIEW_SIZE, 2 * VIEW_SIZE, 3)
 
 
@@ -99,8 +89,9 @@ def test_maps_of_another_size_are_resized_to_the_view_size(model):
     ],
 )
 def test_bad_settings_are_refused(model, change, message):
-    reference, normals, positions = fixture_images()
+    image, normals, positions = fixture_images()
+    change = dict(change)
     positions = positions[change.pop("positions", slice(None))]
     settings = {"steps": 1, "view_size": VIEW_SIZE, **change}
     with pytest.raises(ValueError, match=message):
-        paint_pbr_views(model, reference, normals, positions, **settings)
+        paint_pbr_views(model, image, normals, positions, **settings)
