@@ -250,8 +250,13 @@ class PbrTransformerBlock(nn.Module):
         query = _split_heads(attention.to_q(albedo_tokens), heads)
         key = _split_heads(attention.to_k(reference), heads)
         value = _split_heads(torch.cat([attention.to_v(reference), values.to_v_mr(reference)], dim=-1), heads)
-        attended = F.scaled_dot_product_attention(query, key, value)
-        albedo, mr = attended.split(query.shape[-1], dim=-1)
+        # One attention per half of the 2d-wide value heads: the same numbers as one call with
+        # the whole value, but fused kernels need values as wide as the queries (CPU's
+        # fallback would hold the [L, L_ref] weights of all heads, 6 GB at the release's size).
+        albedo, mr = (
+            F.scaled_dot_product_attention(query, key, half.contiguous())
+            for half in value.split(query.shape[-1], dim=-1)
+        )
         per_material = torch.stack(
             [attention.to_out[0](_merge_heads(albedo)), values.to_out_mr[0](_merge_heads(mr))], dim=1
         ).view(rows, tokens, channels)
