@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .checkpoint_files import CheckpointError, TensorFile
+from .paint_family import PAINT_20, require_paint_family
 from ..models.paint_unet import PaintUNet
 
 UNET_WEIGHT_NAMES = ("diffusion_pytorch_model.bin", "diffusion_pytorch_model.safetensors")
@@ -51,6 +52,7 @@ def load_paint_model(
     """Load the Paint UNet, its VAE and its scheduler settings from a released folder."""
     folder = Path(folder)
     _check_paint_folder(folder)
+    require_paint_family(folder, PAINT_20)
     device = torch.device(device)
     unet = load_paint_unet(folder / "unet", device, dtype)
     vae = _load_vae(folder / "vae", device, dtype)

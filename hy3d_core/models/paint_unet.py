@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .wrapped_unet import check_plain_block, stack_conv_in, wrap_transformer_blocks
+
 MAX_REFERENCE_IMAGES = 5
 """Class-embedding rows kept for reference images; generated views' indices follow them."""
 
@@ -94,13 +96,7 @@ class PaintTransformerBlock(nn.Module):
 
     def __init__(self, transformer: nn.Module, layer_name: str, with_view_attention: bool) -> None:
         super().__init__()
-        if getattr(transformer, "norm_type", None) != "layer_norm" or transformer.pos_embed is not None:
-            raise ValueError(
-                "The Paint UNet wraps plain layer-norm transformer blocks (Stable Diffusion 2.x); "
-                f"this UNet config has norm_type={getattr(transformer, 'norm_type', None)!r}."
-            )
-        if transformer.only_cross_attention:
-            raise ValueError("The Paint UNet needs self-attention blocks; set only_cross_attention to false.")
+        check_plain_block(transformer, "Paint UNet")
         self.transformer = transformer
         self.layer_name = layer_name
         if with_view_attention:
@@ -166,18 +162,6 @@ def _per_item_scale(scale: torch.Tensor | float, views: int, like: torch.Tensor)
     return scale.to(like).repeat_interleave(views).view(-1, *([1] * (like.ndim - 1)))
 
 
-def _wrap_transformer_blocks(unet: nn.Module, with_view_attention: bool) -> None:
-    from diffusers.models.attention import BasicTransformerBlock
-
-    for name, module in list(unet.named_modules()):
-        blocks = getattr(module, "transformer_blocks", None)
-        if not isinstance(blocks, nn.ModuleList):
-            continue
-        for index, block in enumerate(blocks):
-            if isinstance(block, BasicTransformerBlock):
-                blocks[index] = PaintTransformerBlock(block, f"{name}.{index}", with_view_attention)
-
-
 class PaintUNet(nn.Module):
     """The released ``UNet2p5DConditionModel`` layout, built from an SD 2.1 UNet config.
 
@@ -194,18 +178,11 @@ class PaintUNet(nn.Module):
 
         self.unet = UNet2DConditionModel.from_config(unet_config)
         self.unet_dual = UNet2DConditionModel.from_config(unet_config)
-        _wrap_transformer_blocks(self.unet_dual, with_view_attention=False)
-        _wrap_transformer_blocks(self.unet, with_view_attention=True)
+        wrap_transformer_blocks(self.unet_dual, lambda block, name: PaintTransformerBlock(block, name, False))
+        wrap_transformer_blocks(self.unet, lambda block, name: PaintTransformerBlock(block, name, True))
+        stack_conv_in(self.unet, 3)
 
         config = self.unet.config
-        old_conv = self.unet.conv_in
-        self.unet.conv_in = nn.Conv2d(
-            3 * config.in_channels,
-            old_conv.out_channels,
-            kernel_size=old_conv.kernel_size,
-            stride=old_conv.stride,
-            padding=old_conv.padding,
-        )
         text_dim = config.cross_attention_dim
         self.unet.learned_text_clip_gen = nn.Parameter(torch.zeros(1, TEXT_TOKENS, text_dim))
         self.unet.learned_text_clip_ref = nn.Parameter(torch.zeros(1, TEXT_TOKENS, text_dim))
