@@ -4,7 +4,8 @@ Values follow the release so the model gets what the released pipeline gives it:
 world-space smooth vertex normals (the normalised sum of adjacent unit face normals)
 interpolated without re-normalising and shown as ``(n + 1) / 2``; positions shown as
 ``0.5 - v / scale_factor`` (``v`` in the normalised renderer frame); white background
-for both.
+for both. Paint 2.1's renderer shades per face instead (``MeshRender(shader_type=
+"face")``): ``flat_normals`` gives every pixel its triangle's unit normal.
 
 Two consequences of the release's conventions, both kept on purpose:
 - The axis change in ``normalization.py`` is a reflection and the face winding is
@@ -47,13 +48,18 @@ class GeometryMaps:
     rasterization: Rasterization
 
 
+def unit_face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """``[F, 3]``: the normalised cross product of each face's edges (zero if degenerate)."""
+    corners = vertices[faces]
+    return F.normalize(
+        torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), dim=1
+    )
+
+
 def smooth_vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Unit vertex normals ``[V, 3]``: the normalised sum of the unit normals of the
     faces around each vertex; zero for vertices no face uses."""
-    corners = vertices[faces]
-    face_normals = F.normalize(
-        torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), dim=1
-    )
+    face_normals = unit_face_normals(vertices, faces)
     summed = torch.zeros_like(vertices).index_add_(
         0, faces.reshape(-1), face_normals[:, None].expand(-1, 3, -1).reshape(-1, 3)
     )
@@ -67,12 +73,14 @@ def render_geometry_maps(
     size: int | tuple[int, int],
     rasterizer: Rasterizer | None = None,
     scale_factor: float = RELEASED_SCALE_FACTOR,
+    flat_normals: bool = False,
 ) -> GeometryMaps:
     """Render every camera's maps at once.
 
     ``vertices`` ``[V, 3]`` must already be in the normalised renderer frame
     (``normalize_for_render``), with ``scale_factor`` the one used there. ``rasterizer``
-    defaults to the best backend for the vertices' device.
+    defaults to the best backend for the vertices' device. ``flat_normals`` shades by
+    face normals (Paint 2.1) instead of smooth vertex normals (Paint 2.0).
     """
     if not isinstance(vertices, torch.Tensor) or vertices.ndim != 2 or vertices.shape[1] != 3:
         shape = list(vertices.shape) if isinstance(vertices, torch.Tensor) else type(vertices)
@@ -97,6 +105,11 @@ def render_geometry_maps(
         normal[pixels] = (values[:, :3] + 1.0) * 0.5
         position[pixels] = values[:, 3:6]
         depth[pixels] = values[:, 6]
+    if flat_normals:
+        covered = rast.face_index.reshape(-1).to(vertices.device)
+        pixels = (covered >= 0).nonzero().squeeze(1)
+        face_normals = unit_face_normals(vertices, faces)
+        normal[pixels] = (face_normals.index_select(0, covered[pixels]) + 1.0) * 0.5
     return GeometryMaps(
         normal.view(views, height, width, 3),
         position.view(views, height, width, 3),
