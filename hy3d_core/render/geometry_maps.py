@@ -100,16 +100,15 @@ def render_geometry_maps(
     normal = vertices.new_ones(views * height * width, 3)
     position = vertices.new_ones(views * height * width, 3)
     depth = vertices.new_zeros(views * height * width)
+    face_normals = unit_face_normals(vertices, faces) if flat_normals else None
+    face_index = rast.face_index.reshape(-1)
     for pixels, values in interpolate_chunks(attributes, rast, faces):
+        if face_normals is not None:
+            values[:, :3] = face_normals.index_select(0, face_index[pixels].to(vertices.device))
         pixels = pixels.to(vertices.device)
         normal[pixels] = (values[:, :3] + 1.0) * 0.5
         position[pixels] = values[:, 3:6]
         depth[pixels] = values[:, 6]
-    if flat_normals:
-        covered = rast.face_index.reshape(-1).to(vertices.device)
-        pixels = (covered >= 0).nonzero().squeeze(1)
-        face_normals = unit_face_normals(vertices, faces)
-        normal[pixels] = (face_normals.index_select(0, covered[pixels]) + 1.0) * 0.5
     return GeometryMaps(
         normal.view(views, height, width, 3),
         position.view(views, height, width, 3),

@@ -43,14 +43,16 @@ class ConditionMaps:
 
 
 def _to_model_image(maps: torch.Tensor, view_size: int) -> torch.Tensor:
-    """Truncate to 8 bits and resize each view with PIL's bicubic filter, as released."""
-    levels = (maps.cpu().numpy() * 255).astype(np.uint8)
-    if levels.shape[1] != view_size:
-        levels = np.stack([
-            np.asarray(Image.fromarray(view).resize((view_size, view_size), Image.BICUBIC))
-            for view in levels
-        ])
-    return torch.from_numpy(levels.astype(np.float32) / 255.0)
+    """Truncate to 8 bits and resize each view with PIL's bicubic filter, as released
+    (a view at a time: no full-size temporaries beside the maps)."""
+    images = []
+    for view in maps:
+        levels = (view.cpu().numpy() * 255).astype(np.uint8)
+        if levels.shape[0] != view_size:
+            levels = np.asarray(Image.fromarray(levels).resize((view_size, view_size),
+                                                               Image.BICUBIC))
+        images.append(torch.from_numpy(levels.astype(np.float32) / 255.0))
+    return torch.stack(images)
 
 
 def render_pbr_condition_maps(

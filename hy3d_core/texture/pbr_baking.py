@@ -6,7 +6,10 @@ views and cameras: each view optionally upscaled (RealESRGAN x4), resized to
 (``bake_exp`` 4), merged, then inpainted. Here :func:`bake_views` and
 :func:`inpaint_texture` do the back-projection and the filling for each material, so
 both textures share every convention of the Paint 2.0 texture (see those modules for
-where they deliberately differ from the release).
+where they deliberately differ from the release). One more difference is 2.1's own:
+its renderer shades per face, so its ``cos`` is the triangle's normal against the view
+axis, where the baker here uses smooth normals on the welded surface (2.0's choice,
+which avoids faceting in the weights on coarse meshes).
 
 The upscaler is a hook: a callable taking and returning views ``[V, H, W, 3]`` float
 0..1 (ComfyUI's IMAGE layout), which the ComfyUI node fills with a core
