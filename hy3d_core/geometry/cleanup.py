@@ -48,6 +48,7 @@ def _keep_faces(mesh: Mesh, face_mask: np.ndarray) -> Mesh:
         uvs=None if mesh.uvs is None else mesh.uvs[used],
         vertex_normals=None if mesh.vertex_normals is None else mesh.vertex_normals[used],
         texture=mesh.texture,
+        metallic_roughness=mesh.metallic_roughness,
     )
 
 
@@ -97,6 +98,7 @@ def _merge_identical_vertices(mesh: Mesh) -> Mesh:
         uvs=None if mesh.uvs is None else mesh.uvs[kept],
         vertex_normals=None if mesh.vertex_normals is None else mesh.vertex_normals[kept],
         texture=mesh.texture,
+        metallic_roughness=mesh.metallic_roughness,
     )
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..image.arrays import to_uint8
+
 if TYPE_CHECKING:
     import trimesh
 
@@ -39,12 +41,16 @@ def _check_finite(name: str, array: np.ndarray) -> None:
 
 @dataclass(eq=False)
 class Mesh:
-    """A triangle mesh with optional per-vertex UVs, vertex normals and a texture.
+    """A triangle mesh with optional per-vertex UVs, vertex normals and textures.
 
     UVs are per vertex (a UV unwrap splits vertices along seams), with the OBJ/glTF-on-
     trimesh convention: (0, 0) is the bottom-left of the texture image, whose row 0 is
     the top. ``texture`` is the baseColor image, float32 ``[H, W, 3]`` in 0..1.
-    Faces are counter-clockwise seen from outside.
+    ``metallic_roughness`` is float32 ``[H, W, 2]`` in 0..1: channel 0 metallic,
+    channel 1 roughness (two named channels rather than an image with an unused third,
+    so no reader has to know a packing; glTF's B = metallic, G = roughness packing
+    happens only in the file, see :meth:`to_trimesh`). Both use the same UVs and may
+    differ in size. Faces are counter-clockwise seen from outside.
     """
 
     vertices: np.ndarray
@@ -52,6 +58,7 @@ class Mesh:
     uvs: np.ndarray | None = None
     vertex_normals: np.ndarray | None = None
     texture: np.ndarray | None = None
+    metallic_roughness: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.vertices = _as_array("vertices", self.vertices, np.float32, 3)
@@ -75,7 +82,11 @@ class Mesh:
                                             np.float32, 3)
             self._check_per_vertex("vertex_normals", self.vertex_normals)
         if self.texture is not None:
-            self._check_texture()
+            self.texture = self._checked_image("texture", self.texture, 3, "an RGB image")
+        if self.metallic_roughness is not None:
+            self.metallic_roughness = self._checked_image(
+                "metallic_roughness", self.metallic_roughness, 2,
+                "a (metallic, roughness) image")
 
     def _check_per_vertex(self, name: str, array: np.ndarray) -> None:
         if len(array) != len(self.vertices):
@@ -85,17 +96,17 @@ class Mesh:
             )
         _check_finite(name, array)
 
-    def _check_texture(self) -> None:
-        texture = np.ascontiguousarray(self.texture, dtype=np.float32)
-        if texture.ndim != 3 or texture.shape[2] != 3 or 0 in texture.shape:
+    def _checked_image(self, name: str, value, channels: int, what: str) -> np.ndarray:
+        image = np.ascontiguousarray(value, dtype=np.float32)
+        if image.ndim != 3 or image.shape[2] != channels or 0 in image.shape:
             raise ValueError(
-                f"Mesh texture must be an RGB image [H, W, 3], got {list(texture.shape)}."
+                f"Mesh {name} must be {what} [H, W, {channels}], got {list(image.shape)}."
             )
-        if not np.isfinite(texture).all() or texture.min() < 0.0 or texture.max() > 1.0:
-            raise ValueError("Mesh texture values must be finite and within 0..1.")
+        if not np.isfinite(image).all() or image.min() < 0.0 or image.max() > 1.0:
+            raise ValueError(f"Mesh {name} values must be finite and within 0..1.")
         if self.uvs is None:
-            raise ValueError("A mesh texture needs UVs to map it; unwrap the mesh first.")
-        self.texture = texture
+            raise ValueError(f"A mesh {name} needs UVs to map it; unwrap the mesh first.")
+        return image
 
     @property
     def is_empty(self) -> bool:
@@ -108,6 +119,8 @@ class Mesh:
             uvs=None if self.uvs is None else self.uvs.copy(),
             vertex_normals=None if self.vertex_normals is None else self.vertex_normals.copy(),
             texture=None if self.texture is None else self.texture.copy(),
+            metallic_roughness=(None if self.metallic_roughness is None
+                                else self.metallic_roughness.copy()),
         )
 
     def with_texture(self, texture: np.ndarray) -> "Mesh":
@@ -120,7 +133,14 @@ class Mesh:
                     texture=texture)
 
     def to_trimesh(self) -> "trimesh.Trimesh":
-        """Unprocessed, so vertex order and count stay exactly as they are here."""
+        """Unprocessed, so vertex order and count stay exactly as they are here.
+
+        With a ``metallic_roughness`` map the material carries glTF's packed
+        metallicRoughnessTexture (R = 255 unused, G = roughness, B = metallic, as the
+        release's ``create_glb_with_pbr_materials`` writes it) with both factors 1, so
+        the map's values are the material's; without one the surface is a plain
+        dielectric (metallic 0, roughness 1).
+        """
         import trimesh
         from PIL import Image
 
@@ -128,12 +148,16 @@ class Mesh:
         if self.uvs is not None:
             image = None
             if self.texture is not None:
-                pixels = np.round(self.texture * 255.0).astype(np.uint8)
-                image = Image.fromarray(pixels, mode="RGB")
+                image = Image.fromarray(to_uint8(self.texture, "texture"), mode="RGB")
+            factors = {"metallicFactor": 0.0, "roughnessFactor": 1.0}
+            if self.metallic_roughness is not None:
+                packed = np.full(self.metallic_roughness.shape[:2] + (3,), 255, np.uint8)
+                packed[..., 1] = to_uint8(self.metallic_roughness[..., 1], "roughness")
+                packed[..., 2] = to_uint8(self.metallic_roughness[..., 0], "metallic")
+                factors = {"metallicFactor": 1.0, "roughnessFactor": 1.0,
+                           "metallicRoughnessTexture": Image.fromarray(packed, mode="RGB")}
             # an explicit material: without one trimesh invents a grey placeholder image
-            material = trimesh.visual.material.PBRMaterial(
-                baseColorTexture=image, metallicFactor=0.0, roughnessFactor=1.0
-            )
+            material = trimesh.visual.material.PBRMaterial(baseColorTexture=image, **factors)
             visual = trimesh.visual.TextureVisuals(uv=self.uvs, material=material)
         return trimesh.Trimesh(
             vertices=self.vertices,
@@ -152,10 +176,12 @@ class Mesh:
         """
         uvs = None
         texture = None
+        metallic_roughness = None
         visual = mesh.visual
         if getattr(visual, "kind", None) == "texture" and visual.uv is not None:
             uvs = np.asarray(visual.uv)
             texture = _material_image(visual.material)
+            metallic_roughness = _material_metallic_roughness(visual.material)
         normals = mesh.vertex_normals if "vertex_normals" in mesh._cache else None
         return cls(
             vertices=np.asarray(mesh.vertices),
@@ -163,6 +189,7 @@ class Mesh:
             uvs=uvs,
             vertex_normals=normals,
             texture=texture if uvs is not None else None,
+            metallic_roughness=metallic_roughness,
         )
 
 
@@ -177,3 +204,17 @@ def _material_image(material) -> np.ndarray | None:
     if image is None or np.array_equal(np.asarray(image), np.asarray(color_image())):
         return None
     return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _material_metallic_roughness(material) -> np.ndarray | None:
+    """``[H, W, 2]`` (metallic, roughness) from a glTF metallicRoughnessTexture (B and G),
+    times the material's factors as glTF defines them (a missing factor is 1)."""
+    image = getattr(material, "metallicRoughnessTexture", None)
+    if image is None:
+        return None
+    packed = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    metallic_factor = getattr(material, "metallicFactor", None)
+    roughness_factor = getattr(material, "roughnessFactor", None)
+    metallic = packed[..., 2] * (1.0 if metallic_factor is None else float(metallic_factor))
+    roughness = packed[..., 1] * (1.0 if roughness_factor is None else float(roughness_factor))
+    return np.clip(np.stack([metallic, roughness], axis=-1), 0.0, 1.0)

@@ -1,23 +1,34 @@
 """Mesh files in and out: GLB, OBJ (+ MTL and PNG), PLY; STL and glTF for reading.
 
-A save writes all its files (an OBJ's MTL and PNG too) atomically, see
-:mod:`hy3d_core.io.atomic_files`.
+A save writes all its files (an OBJ's MTL and PNGs too) atomically, see
+:mod:`hy3d_core.io.atomic_files`. A metallic-roughness map goes into a GLB as glTF's
+packed metallicRoughnessTexture (see ``Mesh.to_trimesh``) and into an OBJ as the
+release's MTL PBR extension: ``map_Pm <name>_metallic.png`` and ``map_Pr
+<name>_roughness.png``, single-channel images beside ``map_Kd`` (the release writes
+JPEGs; PNG keeps the values exact).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..geometry.mesh import Mesh
+from ..image.arrays import to_uint8
 from .atomic_files import write_files_atomically
 
 if TYPE_CHECKING:
     import trimesh
 
 SAVE_FORMATS = (".glb", ".obj", ".ply")
+OBJ_PBR_MAPS = (("map_Pm", "_metallic", 0), ("map_Pr", "_roughness", 1))
+"""MTL key, file-name suffix and ``Mesh.metallic_roughness`` channel of each PBR map."""
 LOAD_FORMATS = (".glb", ".gltf", ".obj", ".ply", ".stl")
 
 
@@ -59,8 +70,62 @@ def _obj_files(mesh: Mesh, path: Path) -> dict[Path, bytes]:
         header=None,
     )
     files = {path.with_name(name): data for name, data in companions.items()}
+    if mesh.metallic_roughness is not None:
+        _add_obj_pbr_maps(mesh, files, path.with_name(f"{material_name}.mtl"), material_name)
     files[path] = text.encode("utf-8")
     return files
+
+
+def _add_obj_pbr_maps(mesh: Mesh, files: dict[Path, bytes], mtl_path: Path,
+                      material_name: str) -> None:
+    """Write the metallic and roughness maps as grey PNGs and name them in the MTL."""
+    from PIL import Image
+
+    lines = []
+    for key, suffix, channel in OBJ_PBR_MAPS:
+        name = f"{material_name}{suffix}.png"
+        buffer = io.BytesIO()
+        pixels = to_uint8(mesh.metallic_roughness[..., channel], key)
+        Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+        files[mtl_path.with_name(name)] = buffer.getvalue()
+        lines.append(f"{key} {name}\n")
+    mtl = files[mtl_path].decode("utf-8")
+    if not mtl.endswith("\n"):
+        mtl += "\n"
+    files[mtl_path] = (mtl + "".join(lines)).encode("utf-8")
+
+
+def _obj_metallic_roughness(loaded: "trimesh.Trimesh", folder: Path):
+    """The ``map_Pm`` / ``map_Pr`` images an OBJ's material names, as ``[H, W, 2]``; a
+    missing one of the two takes the plain dielectric's value (metallic 0, roughness 1)."""
+    from PIL import Image
+
+    material = getattr(loaded.visual, "material", None)
+    names = getattr(material, "kwargs", {}) or {}
+    maps = {}
+    for key, _, channel in OBJ_PBR_MAPS:
+        value = names.get(key.lower())
+        if value:
+            image_path = folder / " ".join(value)
+            if not image_path.is_file():
+                raise FileNotFoundError(
+                    f"The OBJ's material names {key} {image_path.name!r}, which is not in "
+                    f"{str(folder)!r}; put the image beside the OBJ or remove the line from the MTL."
+                )
+            with Image.open(image_path) as image:
+                maps[channel] = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    if not maps:
+        return None
+    shapes = {image.shape for image in maps.values()}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"The OBJ's metallic and roughness maps differ in size ({sorted(shapes)}); "
+            "resize one to the other's size."
+        )
+    shape = shapes.pop()
+    metallic = maps.get(0, np.zeros(shape, np.float32))
+    roughness = maps.get(1, np.ones(shape, np.float32))
+    return np.stack([metallic, roughness], axis=-1)
 
 
 def _encode(mesh: Mesh, path: Path, suffix: str) -> dict[Path, bytes]:
@@ -72,8 +137,10 @@ def _encode(mesh: Mesh, path: Path, suffix: str) -> dict[Path, bytes]:
 def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``mesh`` as .glb, .obj or .ply and return the path written.
 
-    GLB embeds the texture as a PBR baseColor map; OBJ writes ``<name>.mtl`` and
-    ``<name>.png`` beside itself; PLY keeps geometry, UVs and normals but no image.
+    GLB embeds the texture as a PBR baseColor map (and the metallic-roughness map when
+    the mesh has one); OBJ writes ``<name>.mtl`` and ``<name>.png`` beside itself (and
+    ``<name>_metallic.png``, ``<name>_roughness.png``); PLY keeps geometry, UVs and
+    normals but no image.
     """
     path = Path(path)
     suffix = _extension(path, SAVE_FORMATS, "save")
@@ -139,7 +206,11 @@ def _flatten_scene(scene: "trimesh.Scene") -> "trimesh.Trimesh | None":
 
 
 def load_mesh(path: str | os.PathLike) -> Mesh:
-    """Read a mesh file; every part of a scene is placed and merged into one mesh."""
+    """Read a mesh file; every part of a scene is placed and merged into one mesh.
+
+    Base colour and metallic-roughness maps are kept: a GLB's from its glTF material,
+    an OBJ's from its MTL (``map_Kd``, ``map_Pm``, ``map_Pr``).
+    """
     import trimesh
 
     path = Path(path)
@@ -154,5 +225,10 @@ def load_mesh(path: str | os.PathLike) -> Mesh:
             f"{str(path)!r} holds no triangles (a point cloud or empty file?); "
             "load a file with faces."
         )
-    return Mesh.from_trimesh(loaded)
+    mesh = Mesh.from_trimesh(loaded)
+    if suffix == ".obj" and mesh.uvs is not None:
+        metallic_roughness = _obj_metallic_roughness(loaded, path.parent)
+        if metallic_roughness is not None:
+            mesh = replace(mesh, metallic_roughness=metallic_roughness)
+    return mesh
 

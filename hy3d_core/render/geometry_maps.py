@@ -4,7 +4,8 @@ Values follow the release so the model gets what the released pipeline gives it:
 world-space smooth vertex normals (the normalised sum of adjacent unit face normals)
 interpolated without re-normalising and shown as ``(n + 1) / 2``; positions shown as
 ``0.5 - v / scale_factor`` (``v`` in the normalised renderer frame); white background
-for both.
+for both. Paint 2.1's renderer shades per face instead (``MeshRender(shader_type=
+"face")``): ``flat_normals`` gives every pixel its triangle's unit normal.
 
 Two consequences of the release's conventions, both kept on purpose:
 - The axis change in ``normalization.py`` is a reflection and the face winding is
@@ -65,12 +66,14 @@ def render_geometry_maps(
     size: int | tuple[int, int],
     rasterizer: Rasterizer | None = None,
     scale_factor: float = RELEASED_SCALE_FACTOR,
+    flat_normals: bool = False,
 ) -> GeometryMaps:
     """Render every camera's maps at once.
 
     ``vertices`` ``[V, 3]`` must already be in the normalised renderer frame
     (``normalize_for_render``), with ``scale_factor`` the one used there. ``rasterizer``
-    defaults to the best backend for the vertices' device.
+    defaults to the best backend for the vertices' device. ``flat_normals`` shades by
+    face normals (Paint 2.1) instead of smooth vertex normals (Paint 2.0).
     """
     if not isinstance(vertices, torch.Tensor) or vertices.ndim != 2 or vertices.shape[1] != 3:
         shape = list(vertices.shape) if isinstance(vertices, torch.Tensor) else type(vertices)
@@ -90,7 +93,11 @@ def render_geometry_maps(
     normal = vertices.new_ones(views * height * width, 3)
     position = vertices.new_ones(views * height * width, 3)
     depth = vertices.new_zeros(views * height * width)
+    face_normals = face_normals_tensor(vertices, faces) if flat_normals else None
+    face_index = rast.face_index.reshape(-1)
     for pixels, values in interpolate_chunks(attributes, rast, faces):
+        if face_normals is not None:
+            values[:, :3] = face_normals.index_select(0, face_index[pixels].to(vertices.device))
         pixels = pixels.to(vertices.device)
         normal[pixels] = (values[:, :3] + 1.0) * 0.5
         position[pixels] = values[:, 3:6]

@@ -248,3 +248,17 @@ def test_open_surface_keeps_its_boundary():
     reduced = reduce_faces(cut, 2000)
     assert topology_signature(reduced) == topology_signature(cut)
     assert len(reduced.faces) <= 2000 * 1.02
+
+
+def test_floater_and_degenerate_removal_keep_both_texture_maps():
+    sphere = marching_cubes_sphere()
+    mesh = join(sphere, box(0.02, (0.9, 0, 0)))
+    rng = np.random.default_rng(0)
+    texture = rng.random((8, 8, 3))
+    metallic_roughness = rng.random((8, 8, 2))
+    textured = Mesh(mesh.vertices, mesh.faces, uvs=rng.random((len(mesh.vertices), 2)),
+                    texture=texture, metallic_roughness=metallic_roughness)
+    for cleaned in (remove_floaters(textured), remove_degenerate_faces(textured)):
+        np.testing.assert_array_equal(cleaned.texture, textured.texture)
+        np.testing.assert_array_equal(cleaned.metallic_roughness, textured.metallic_roughness)
+    assert len(remove_floaters(textured).faces) == len(sphere.faces)
