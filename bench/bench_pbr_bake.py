@@ -26,12 +26,10 @@ from bench_texture import current_rss_mb, measure, peak_rss_mb, prepare, synthet
 
 
 def normalised_tensors(mesh):
-    import torch
+    from hy3d_core.render.normalization import mesh_in_render_frame
 
-    from hy3d_core.render.normalization import normalize_for_render
-
-    vertices, _ = normalize_for_render(torch.from_numpy(mesh.vertices))
-    return vertices, torch.from_numpy(mesh.faces)
+    vertices, faces, _ = mesh_in_render_frame(mesh, "cpu")
+    return vertices, faces
 
 
 def run_selection(face_count, size, threads, unwrap, queue) -> None:

@@ -123,14 +123,16 @@ class Mesh:
                                 else self.metallic_roughness.copy()),
         )
 
-    def with_texture(self, texture: np.ndarray) -> "Mesh":
-        """This mesh with ``texture`` as its base colour image, replacing any other.
+    def with_texture(self, texture: np.ndarray,
+                     metallic_roughness: np.ndarray | None = None) -> "Mesh":
+        """This mesh with ``texture`` as its base colour image (and ``metallic_roughness``
+        as its PBR map, or none), replacing any others.
 
         Vertices, faces, UVs and normals are shared, not copied: no stage writes into a
         mesh's arrays, and a baked texture is re-attached to meshes of any size.
         """
         return Mesh(self.vertices, self.faces, uvs=self.uvs, vertex_normals=self.vertex_normals,
-                    texture=texture)
+                    texture=texture, metallic_roughness=metallic_roughness)
 
     def to_trimesh(self) -> "trimesh.Trimesh":
         """Unprocessed, so vertex order and count stay exactly as they are here.

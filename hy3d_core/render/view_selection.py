@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from ..geometry.face_geometry import face_normals_and_areas
 from .cameras import CameraSet, orbit_cameras
 from .rasterizer import Rasterizer, check_faces, get_rasterizer
 
@@ -137,9 +138,8 @@ def select_bake_views(
     vertices = vertices.to(torch.float32)
     faces = check_faces(faces, vertices.shape[0], vertices.device)
     rasterizer = rasterizer or get_rasterizer("auto", vertices.device)
-    corners = vertices[faces].double()
-    areas = torch.linalg.cross(corners[:, 1] - corners[:, 0],
-                               corners[:, 2] - corners[:, 0]).norm(dim=1).cpu() * 0.5
+    _, face_areas = face_normals_and_areas(vertices.cpu().numpy(), faces.cpu().numpy())
+    areas = torch.from_numpy(face_areas)
     if not float(areas.sum()) > 0:
         raise ValueError("The mesh has no surface area (every face is degenerate); repair it first.")
     seen = visible_faces(vertices, faces, candidates, resolution, rasterizer)

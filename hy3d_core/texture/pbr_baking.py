@@ -122,6 +122,5 @@ def bake_pbr_views(
         del views
         baked[material] = inpaint_texture(mesh, bake.texture, bake.covered, backend=backend,
                                           device=device)
-    return Mesh(mesh.vertices, mesh.faces, uvs=mesh.uvs, vertex_normals=mesh.vertex_normals,
-                texture=baked["albedo"],
-                metallic_roughness=baked["metallic-roughness"][..., :2])
+    return mesh.with_texture(baked["albedo"],
+                             metallic_roughness=baked["metallic-roughness"][..., :2])
