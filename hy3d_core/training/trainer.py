@@ -30,6 +30,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler, default_collate
 
+from ..io.checkpoint_files import CheckpointError
 from ..sampling.progress import Cancelled, Progress
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -193,13 +194,38 @@ class _LossLog:
                 [step, *(f"{value:.6g}" for value in losses.values()), f"{lr:.6g}", f"{seconds:.3f}"])
 
 
+_CHECKPOINT_KEYS = ("version", "model", "optimizer", "step", "seconds", "torch_rng", "arguments")
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    """The saved state, read with ``weights_only=True``: tensors and plain containers only,
+    so a planted or tampered ``checkpoint.pt`` can never run code on resume."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"cannot resume: {path} is not a training checkpoint this pack can read safely "
+            f"({reason}); it may be damaged or hold objects other than tensors and plain "
+            "values. Start a new run in another folder."
+        ) from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"cannot resume: {path} is not a training checkpoint of this "
+                              "version; start a new run in another folder")
+    missing = [key for key in _CHECKPOINT_KEYS if key not in state]
+    if missing or not isinstance(state["torch_rng"], torch.Tensor) \
+            or not isinstance(state["arguments"], dict):
+        raise CheckpointError(f"cannot resume: {path} is incomplete (missing or malformed "
+                              f"{', '.join(missing) or 'torch_rng/arguments'}); start a new run "
+                              "in another folder")
+    return state
+
+
 def _resume_state(path: Path, arguments: Mapping[str, Any]) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: {path} does not exist; start the run without "
                                 "resume, or point at the folder of the run to continue")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path} is not a training checkpoint of this version")
+    state = _load_checkpoint(path)
     saved = state["arguments"]
     # A decaying learning rate is spread over ``steps``: changing it changes every step.
     resumable = _RESUMABLE_CHANGES
