@@ -82,7 +82,6 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -
             f"Cannot save {path.name!r}: the mesh has {len(mesh.vertices)} vertices and "
             f"{len(mesh.faces)} faces; a mesh file needs at least one face."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
     files = _encode(mesh, path, suffix)
     # the mesh file itself goes last, so its companions are in place when it appears
     files = {name: data for name, data in files.items() if name != path} | {path: files[path]}
