@@ -9,7 +9,6 @@ is now read correctly what came out, checked against the table like any other an
 import errno
 import pathlib
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +26,10 @@ from hy3d_core.io import atomic_files
 from hy3d_core.io.atomic_files import save_tensor, write_files_atomically
 from hy3d_core.io.mesh_files import load_mesh, save_mesh
 from hy3d_core.io.shape_checkpoints import describe_checkpoint, load_shape_model
-from hy3d_core.pipelines import SamplingSettings, generate_shape
 from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
+from hy3d_core.pipelines import SamplingSettings, generate_shape
 from hy3d_core.training.trainer import TrainingSettings, run_training
-from tiny_checkpoints import tiny_yaml
+from tiny_checkpoints import demo_model_copy, tiny_yaml
 from toy_training import LinearDataset, LinearObjective
 
 TABLE = Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md"
@@ -127,23 +126,14 @@ def obj_face_index_out_of_range(tmp_path):
     return _raised(lambda: load_mesh(path))
 
 
-def _demo_folder(tmp_path, config):
-    folder = tmp_path / "model"
-    folder.mkdir()
-    shutil.copy(DEMO_MODEL_DIR / "model.fp16.safetensors", folder)
-    if config is not None:
-        (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    return folder
-
-
 def config_section_not_a_mapping(tmp_path):
     config = yaml.safe_load((DEMO_MODEL_DIR / "config.yaml").read_text())
     config["model"] = 12
-    return _raised(lambda: describe_checkpoint(_demo_folder(tmp_path, config)))
+    return _raised(lambda: describe_checkpoint(demo_model_copy(tmp_path / "model", config)))
 
 
 def config_less_custom_model(tmp_path):
-    model = load_shape_model(_demo_folder(tmp_path, None))
+    model = load_shape_model(demo_model_copy(tmp_path / "model", None))
     image = torch.ones(1, 3, 84, 84)
     return _raised(lambda: generate_shape(model, image, sampling=SamplingSettings(steps=1)))
 

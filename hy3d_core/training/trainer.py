@@ -30,6 +30,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler, default_collate
 
+from ..io.atomic_files import write_failure
 from ..io.checkpoint_files import CheckpointError
 from ..sampling.progress import Cancelled, Progress
 
@@ -153,11 +154,19 @@ def _to_device(batch: Any, device: torch.device) -> Any:
 
 
 def _save_atomically(payload: Mapping[str, Any], path: Path) -> None:
-    """torch.save to a temporary sibling, then rename: a crash never leaves half a checkpoint."""
+    """torch.save to a temporary sibling, then rename: a crash never leaves half a checkpoint,
+    and a full disk or a read-only folder is one :class:`OutputWriteError` line."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        torch.save(payload, temporary)
+        # Through a Python file, a failed write surfaces as the OSError it is (torch.save
+        # given a path reports it as an opaque RuntimeError).
+        with open(temporary, "xb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        raise write_failure(path, error) from error
     finally:
         temporary.unlink(missing_ok=True)
 

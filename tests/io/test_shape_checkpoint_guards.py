@@ -1,23 +1,13 @@
 """A config.yaml of the wrong structure and a config-less custom network are clear
 CheckpointErrors, not AttributeErrors or a silently wrong latent count."""
 
-import shutil
-
 import pytest
 import yaml
 
 from hy3d_core.demo import DEMO_MODEL_DIR
 from hy3d_core.io.checkpoint_files import CheckpointError
 from hy3d_core.io.shape_checkpoints import describe_checkpoint, load_shape_model
-
-
-def _demo_copy(tmp_path, config):
-    folder = tmp_path / "model"
-    folder.mkdir()
-    shutil.copy(DEMO_MODEL_DIR / "model.fp16.safetensors", folder)
-    if config is not None:
-        (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    return folder
+from tiny_checkpoints import demo_model_copy
 
 
 @pytest.mark.parametrize("section", ["model", "vae", "conditioner", "image_processor"])
@@ -25,14 +15,14 @@ def _demo_copy(tmp_path, config):
 def test_a_section_of_the_wrong_type_is_a_checkpoint_error(tmp_path, section, value):
     config = yaml.safe_load((DEMO_MODEL_DIR / "config.yaml").read_text())
     config[section] = value
-    folder = _demo_copy(tmp_path, config)
+    folder = demo_model_copy(tmp_path / "model", config)
     with pytest.raises(CheckpointError, match="config.yaml") as caught:
         describe_checkpoint(folder)
     assert "\n" not in str(caught.value)
 
 
 def test_a_config_less_custom_network_does_not_guess_its_latent_count(tmp_path):
-    folder = _demo_copy(tmp_path, None)
+    folder = demo_model_copy(tmp_path / "model", None)
     model = load_shape_model(folder, parts=("vae",))
     assert model.configs.config_source == "tensor shapes"
     with pytest.raises(CheckpointError, match="latent count .* unknown; put the config.yaml"):
@@ -42,5 +32,5 @@ def test_a_config_less_custom_network_does_not_guess_its_latent_count(tmp_path):
 
 def test_the_demo_model_with_its_config_knows_its_latent_count(tmp_path):
     config = yaml.safe_load((DEMO_MODEL_DIR / "config.yaml").read_text())
-    model = load_shape_model(_demo_copy(tmp_path, config), parts=("vae",))
+    model = load_shape_model(demo_model_copy(tmp_path / "model", config), parts=("vae",))
     assert model.configs.num_latents == 128

@@ -1,6 +1,8 @@
 """Resuming reads ``checkpoint.pt`` with ``weights_only=True``: a planted pickle is refused
-with a one-line error and its code never runs; every job's real checkpoint still loads."""
+with a one-line error and its code never runs; every job's real checkpoint still loads.
+Saving one on a full disk is a one-line error too."""
 
+import errno
 import pathlib
 import pickle
 
@@ -10,6 +12,7 @@ from tiny_training_data import write_prepared_folder
 from toy_training import LinearDataset, LinearObjective
 
 from hy3d_core.__main__ import main
+from hy3d_core.io.atomic_files import OutputWriteError
 from hy3d_core.io.checkpoint_files import CheckpointError
 from hy3d_core.training.trainer import TrainingSettings, run_training
 
@@ -84,3 +87,17 @@ def test_a_saved_checkpoint_holds_only_what_weights_only_loading_accepts(tmp_pat
     assert run_training(LinearObjective(), LinearDataset(), tmp_path, longer,
                         arguments={"job": "toy", "sizes": (1, 2), "nested": {"depth": None}},
                         resume=True) == 6
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch):
+    from hy3d_core.training import trainer
+
+    def disk_full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(trainer.os, "fsync", disk_full)
+    with pytest.raises(OutputWriteError, match="cannot write .*checkpoint.pt: No space left on "
+                                               "device; the disk is full") as caught:
+        run_training(LinearObjective(), LinearDataset(), tmp_path, SETTINGS, arguments={})
+    assert "\n" not in str(caught.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["loss_log.csv"]
