@@ -212,22 +212,32 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(
             f"cannot resume: {path} is not a training checkpoint this pack can read safely "
-            f"({reason}); it may be damaged or hold objects other than tensors and plain "
-            "values. Start a new run in another folder."
+            f"({_load_failure_reason(error)}); it may be damaged or hold objects other than "
+            "tensors and plain values. Start a new run in another folder."
         ) from None
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"cannot resume: {path} is not a training checkpoint of this "
                               "version; start a new run in another folder")
-    missing = [key for key in _CHECKPOINT_KEYS if key not in state]
-    if missing or not isinstance(state["torch_rng"], torch.Tensor) \
-            or not isinstance(state["arguments"], dict):
-        raise CheckpointError(f"cannot resume: {path} is incomplete (missing or malformed "
-                              f"{', '.join(missing) or 'torch_rng/arguments'}); start a new run "
-                              "in another folder")
+    bad = [key for key in _CHECKPOINT_KEYS if key not in state]
+    bad += [key for key, kind in (("torch_rng", torch.Tensor), ("arguments", dict))
+            if key in state and not isinstance(state[key], kind)]
+    if bad:
+        raise CheckpointError(f"cannot resume: {path} is incomplete (missing or malformed: "
+                              f"{', '.join(bad)}); start a new run in another folder")
     return state
+
+
+def _load_failure_reason(error: Exception) -> str:
+    """The first sentence of what torch.load says is wrong, without its advice to load the
+    file unsafely (``weights_only=False``), which is never what a resume should do."""
+    text = str(error)
+    unpickler = "WeightsUnpickler error: "
+    if unpickler in text:
+        text = text.split(unpickler, 1)[1]
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return first_line.split(". ", 1)[0].rstrip(".")
 
 
 def _resume_state(path: Path, arguments: Mapping[str, Any]) -> dict[str, Any]:

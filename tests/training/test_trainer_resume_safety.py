@@ -52,6 +52,8 @@ def test_resume_refuses_a_planted_pickle_without_running_it(tmp_path):
         run_training(LinearObjective(), LinearDataset(), tmp_path / "run", SETTINGS,
                      arguments={}, resume=True)
     assert "\n" not in str(caught.value)
+    assert "Unsupported global" in str(caught.value)
+    assert "weights_only" not in str(caught.value), "no advice to load the file unsafely"
     assert not marker.exists()
 
 
