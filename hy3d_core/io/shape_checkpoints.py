@@ -313,12 +313,16 @@ def _configs_from_shapes(source: _Source, prefixes: dict[str, str]) -> ShapeMode
         )
     is_mini = dit.depth == DIT_PRESETS["v2-mini"].depth
     num_latents = MINI_LATENTS if is_mini else RELEASE_DEFAULT_LATENTS
+    # A folder is a release layout, which always has its config.yaml; without it a network
+    # no release has (the demo model's, a trained one) would sample a count it never saw.
+    # Single files carry no config by design (ComfyUI's repackaged checkpoints) and keep
+    # the released count.
     unknown_latents = ""
-    if _variant_name(dit, multiview=False) == "custom":
+    if source.path.is_dir() and _variant_name(dit, multiview=False) == "custom":
         unknown_latents = (
-            f"{source.weights} has no {CONFIG_NAME} beside it and its DiT matches no released "
-            "Hunyuan3D 2.0 model, so its latent count and scale factor (not stored in the "
-            f"weights) are unknown; put the {CONFIG_NAME} it was made with next to it."
+            f"{source.path} has no {CONFIG_NAME} and its DiT matches no released Hunyuan3D "
+            "2.0 model, so its latent count and scale factor (not stored in the weights) are "
+            f"unknown; put the {CONFIG_NAME} it was made with back into the folder."
         )
         notes.append(f"no {CONFIG_NAME} and no released network: latent count unknown")
     else:
