@@ -73,6 +73,23 @@ def resume_damaged_checkpoint(tmp_path):
     return _raised(_resume(tmp_path))
 
 
+def train_checkpoint_disk_full(tmp_path, monkeypatch):
+    from hy3d_core.training import trainer
+
+    run_training(LinearObjective(), LinearDataset(), tmp_path, RESUME_SETTINGS, arguments={})
+    saved = (tmp_path / "checkpoint.pt").read_bytes()
+
+    def disk_full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(trainer.os, "fsync", disk_full)
+    longer = TrainingSettings(**{**RESUME_SETTINGS.__dict__, "steps": 4})
+    kind, message = _raised(lambda: run_training(LinearObjective(), LinearDataset(), tmp_path,
+                                                 longer, arguments={}, resume=True))
+    kept = (tmp_path / "checkpoint.pt").read_bytes() == saved
+    return f"{kind}; the last checkpoint is {'kept' if kept else 'damaged'}", message
+
+
 def write_name_taken_while_writing(tmp_path, monkeypatch):
     target = tmp_path / "mesh.glb"
     stage = atomic_files._stage
@@ -188,6 +205,7 @@ def shape_cut_by_the_grid_undecoded(tmp_path):
 CASES = {
     "resume-planted-pickle": resume_planted_pickle,
     "resume-damaged-checkpoint": resume_damaged_checkpoint,
+    "train-checkpoint-disk-full": train_checkpoint_disk_full,
     "write-name-taken-while-writing": write_name_taken_while_writing,
     "write-read-only-folder": write_read_only_folder,
     "write-disk-full": write_disk_full,
