@@ -101,20 +101,11 @@ def _device_and_dtype(device_name: str, dtype_name: str):
 def load_image_rgba(path: str | Path, *, background: str = "auto"):
     """An image file as the recentred conditioner input, cutting the object out first
     when the file has no alpha (with ``background`` as the removal method)."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
     from .image.background import remove_background
+    from .image.files import read_image_rgba
     from .image.prepare import prepare_image
 
-    try:
-        with Image.open(path) as image:
-            rgba = np.asarray(image.convert("RGBA"))
-    except FileNotFoundError:
-        raise ValueError(f"image {path} does not exist") from None
-    except UnidentifiedImageError:
-        raise ValueError(f"{path} is not an image file PIL can read") from None
-    cut_out, _ = remove_background(rgba, method=background)
+    cut_out, _ = remove_background(read_image_rgba(path), method=background)
     return prepare_image(cut_out)
 
 

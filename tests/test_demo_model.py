@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import trimesh
 from PIL import Image
 
 import hy3d_core.demo as demo
-from hy3d_core.__main__ import build_parser
+from hy3d_core.__main__ import build_parser, main
 from hy3d_core.cli_generate import add_generate_arguments, command_generate
 from hy3d_core.demo import (
     DEMO_MODEL_DIR,
@@ -98,6 +99,18 @@ def test_the_shape_command_falls_back_to_the_demo_model(tmp_path, capsys):
     assert args.run(args) == 0
     assert "using the demo model" in capsys.readouterr().err
     assert not load_mesh(out).is_empty
+
+
+@pytest.mark.slow
+def test_the_example_box_comes_out_closed_with_the_commands_defaults(tmp_path):
+    """docs/demo_model.md: the example box spans the grid from left to right, and the
+    default (hierarchical) decoder leaves the grid's faces undecoded inside it; capped,
+    the mesh is still closed there."""
+    out = tmp_path / "box.glb"
+    assert main(["shape", "--image", str(EXAMPLES / "demo_box.png"), "--out", str(out)]) == 0
+    mesh = trimesh.load(out, force="mesh", process=True)
+    open_edges = trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1)
+    assert len(mesh.faces) > 1000 and len(open_edges) == 0
 
 
 def _projection_figures(out, capsys, *extra) -> tuple[float, float]:

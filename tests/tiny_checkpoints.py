@@ -147,3 +147,17 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tests/tiny_checkpoints.py OUTPUT_FOLDER")
     print(write_tiny_shape_model(Path(sys.argv[1])))
+
+
+def demo_model_copy(folder: Path, config: dict | None) -> Path:
+    """The shipped demo model's weights in ``folder`` with ``config`` as its config.yaml,
+    or none when ``config`` is None: a real small model for tests of broken configs."""
+    import shutil
+
+    from hy3d_core.demo import DEMO_MODEL_DIR
+
+    folder.mkdir(parents=True)
+    shutil.copy(DEMO_MODEL_DIR / "model.fp16.safetensors", folder)
+    if config is not None:
+        (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    return folder

@@ -101,7 +101,8 @@ def _extract_one(
     # skimage counts NaN corners as outside, so where decoded-inside meets undecoded it
     # places vertices interpolated from NaN; the faces using them are not the surface.
     if close_at_bounds:
-        vertices, faces = _marching_cubes_closed_at_bounds(grid, level, low)
+        filled = _fill_undecoded(grid, level, low, high)
+        vertices, faces = _marching_cubes_closed_at_bounds(filled, level, low)
     else:
         vertices, faces, _, _ = measure.marching_cubes(grid, level, method="lewiner")
     vertices, faces = _drop_nonfinite(vertices, faces)
@@ -135,6 +136,37 @@ def _marching_cubes_closed_at_bounds(
     vertices, faces, _, _ = measure.marching_cubes(padded, level, method="lewiner")
     vertices = np.clip(vertices - 1.0, 0.0, np.asarray(grid.shape, dtype=np.float64) - 1.0)
     return vertices, faces
+
+
+def _fill_undecoded(grid: np.ndarray, level: float, lowest: float, highest: float) -> np.ndarray:
+    """The grid with every NaN (never decoded) point given its side of the surface.
+
+    Hierarchical and FlashVDM decoding refine every cell the surface crosses, so each
+    connected region of NaN lies wholly inside or wholly outside; it takes the side of
+    most decoded points that touch it (``highest`` inside, ``lowest`` outside). Without
+    this, a shape that reaches the grid's edge meets NaN there, not inside values, and
+    its caps are left open wherever the decoder skipped the interior.
+    """
+    undecoded = np.isnan(grid)
+    if not undecoded.any():
+        return grid
+    from scipy.ndimage import label
+
+    labels, count = label(undecoded)
+    touching = np.zeros(count + 1)
+    inside = np.zeros(count + 1)
+    for axis in range(3):
+        for here, there in ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))):
+            region = labels[(slice(None),) * axis + (here,)]
+            neighbour = grid[(slice(None),) * axis + (there,)]
+            pairs = (region > 0) & np.isfinite(neighbour)
+            touching += np.bincount(region[pairs], minlength=count + 1)
+            inside += np.bincount(region[pairs], weights=neighbour[pairs] > level,
+                                  minlength=count + 1)
+    side = np.where(inside > touching / 2, highest, lowest).astype(grid.dtype)
+    filled = grid.copy()
+    filled[undecoded] = side[labels[undecoded]]
+    return filled
 
 
 def _drop_nonfinite(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,8 +16,8 @@ FLOAT_RANGE_TOLERANCE = 1e-3
 def _checked_float(array: np.ndarray, what: str) -> np.ndarray:
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{what} must be uint8 (0..255), float (0..1) or bool; got {array.dtype}")
-    if np.isnan(array).any():
-        raise ValueError(f"{what} contains NaN values")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} contains NaN or infinite values; fix or replace the image")
     low, high = float(array.min()), float(array.max())
     if low < -FLOAT_RANGE_TOLERANCE or high > 1 + FLOAT_RANGE_TOLERANCE:
         raise ValueError(

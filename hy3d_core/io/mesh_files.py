@@ -149,7 +149,6 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -
             f"Cannot save {path.name!r}: the mesh has {len(mesh.vertices)} vertices and "
             f"{len(mesh.faces)} faces; a mesh file needs at least one face."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
     files = _encode(mesh, path, suffix)
     # the mesh file itself goes last, so its companions are in place when it appears
     files = {name: data for name, data in files.items() if name != path} | {path: files[path]}
@@ -217,18 +216,34 @@ def load_mesh(path: str | os.PathLike) -> Mesh:
     suffix = _extension(path, LOAD_FORMATS, "load")
     if not path.is_file():
         raise FileNotFoundError(f"No mesh file at {str(path)!r}.")
-    loaded = trimesh.load(path, file_type=suffix[1:], process=False)
-    if isinstance(loaded, trimesh.Scene):
-        loaded = _flatten_scene(loaded)
+    try:
+        loaded = trimesh.load(path, file_type=suffix[1:], process=False)
+        if isinstance(loaded, trimesh.Scene):
+            loaded = _flatten_scene(loaded)
+    except IndexError as error:
+        raise _unreadable(path, f"a face refers to a vertex the file does not have ({error})") \
+            from error
+    except Exception as error:  # trimesh's parsers raise many types for a damaged file
+        raise _unreadable(path, f"{type(error).__name__}: {error}") from error
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise ValueError(
             f"{str(path)!r} holds no triangles (a point cloud or empty file?); "
             "load a file with faces."
         )
-    mesh = Mesh.from_trimesh(loaded)
+    try:
+        mesh = Mesh.from_trimesh(loaded)
+    except ValueError as error:
+        raise _unreadable(path, str(error)) from error
     if suffix == ".obj" and mesh.uvs is not None:
         metallic_roughness = _obj_metallic_roughness(loaded, path.parent)
         if metallic_roughness is not None:
             mesh = replace(mesh, metallic_roughness=metallic_roughness)
     return mesh
+
+
+def _unreadable(path: Path, reason: str) -> ValueError:
+    """One line for a mesh file that exists but cannot be used: the file, what is wrong."""
+    reason = " ".join(reason.split()) or "unknown error"
+    return ValueError(f"Cannot load {str(path)!r}: {reason.rstrip('.')}; repair or re-export "
+                      "the file.")
 

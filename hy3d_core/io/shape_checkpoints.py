@@ -63,9 +63,13 @@ class ShapeModelConfigs:
     image_size: int = 512
     border_ratio: float = 0.15
     notes: tuple[str, ...] = ()
+    # Why the latent count is unknown; empty when config.yaml or a released network gives it.
+    unknown_latents: str = ""
 
     @property
     def num_latents(self) -> int:
+        if self.unknown_latents:
+            raise CheckpointError(self.unknown_latents)
         return self.vae.num_latents if self.vae is not None else RELEASE_DEFAULT_LATENTS
 
     @property
@@ -209,6 +213,11 @@ def _target_name(section: dict | None) -> str:
 
 
 def _check_target(section: dict, expected: str, what: str, path: Path) -> dict:
+    if not isinstance(section, dict):
+        raise CheckpointError(
+            f"{path}: the {what} section of config.yaml must be a mapping with target and "
+            f"params, got {section!r}; restore the config.yaml of the release folder."
+        )
     target = _target_name(section)
     if target != expected:
         raise CheckpointError(
@@ -255,7 +264,7 @@ def _configs_from_yaml(source: _Source, prefixes: dict[str, str]) -> ShapeModelC
         return _parse_yaml_configs(source, prefixes)
     except CheckpointError:
         raise
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
         raise CheckpointError(
             f"{source.weights.parent / CONFIG_NAME} is not a valid Hunyuan3D 2.0 config: {error}"
         ) from error
@@ -304,7 +313,20 @@ def _configs_from_shapes(source: _Source, prefixes: dict[str, str]) -> ShapeMode
         )
     is_mini = dit.depth == DIT_PRESETS["v2-mini"].depth
     num_latents = MINI_LATENTS if is_mini else RELEASE_DEFAULT_LATENTS
-    notes.append(f"no {CONFIG_NAME}: networks read from tensor shapes, {num_latents} latents assumed")
+    # A folder is a release layout, which always has its config.yaml; without it a network
+    # no release has (the demo model's, a trained one) would sample a count it never saw.
+    # Single files carry no config by design (ComfyUI's repackaged checkpoints) and keep
+    # the released count.
+    unknown_latents = ""
+    if source.path.is_dir() and _variant_name(dit, multiview=False) == "custom":
+        unknown_latents = (
+            f"{source.path} has no {CONFIG_NAME} and its DiT matches no released Hunyuan3D "
+            "2.0 model, so its latent count and scale factor (not stored in the weights) are "
+            f"unknown; put the {CONFIG_NAME} it was made with back into the folder."
+        )
+        notes.append(f"no {CONFIG_NAME} and no released network: latent count unknown")
+    else:
+        notes.append(f"no {CONFIG_NAME}: networks read from tensor shapes, {num_latents} latents assumed")
     vae = None
     if "vae" in prefixes:
         vae = infer_vae_config(_shapes(tensors, prefixes["vae"]), num_latents=num_latents)
@@ -325,6 +347,7 @@ def _configs_from_shapes(source: _Source, prefixes: dict[str, str]) -> ShapeMode
         conditioner=conditioner,
         config_source="tensor shapes",
         notes=tuple(notes),
+        unknown_latents=unknown_latents,
     )
 
 

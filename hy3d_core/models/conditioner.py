@@ -498,6 +498,13 @@ def _check_pixels(images: Tensor, name: str, layout: str) -> None:
         raise ValueError(f"{name} must be floating point in [-1, 1]; got {images.dtype}")
     if images.numel() == 0:
         raise ValueError(f"{name} is empty: shape {tuple(images.shape)}")
+    finite = torch.isfinite(images)
+    if not finite.all():
+        raise ValueError(
+            f"{name} hold {int((~finite).sum())} NaN or infinite pixel values (shape "
+            f"{tuple(images.shape)}); a node before this one produced a damaged image: fix or "
+            "replace it."
+        )
     low, high = images.min().item(), images.max().item()
     if low < -1 - _RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
         raise ValueError(

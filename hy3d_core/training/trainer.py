@@ -30,6 +30,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler, default_collate
 
+from ..io.atomic_files import write_failure
+from ..io.checkpoint_files import CheckpointError
 from ..sampling.progress import Cancelled, Progress
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -152,11 +154,19 @@ def _to_device(batch: Any, device: torch.device) -> Any:
 
 
 def _save_atomically(payload: Mapping[str, Any], path: Path) -> None:
-    """torch.save to a temporary sibling, then rename: a crash never leaves half a checkpoint."""
+    """torch.save to a temporary sibling, then rename: a crash never leaves half a checkpoint,
+    and a full disk or a read-only folder is one :class:`OutputWriteError` line."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        torch.save(payload, temporary)
+        # Through a Python file, a failed write surfaces as the OSError it is (torch.save
+        # given a path reports it as an opaque RuntimeError).
+        with open(temporary, "xb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        raise write_failure(path, error) from error
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -193,13 +203,48 @@ class _LossLog:
                 [step, *(f"{value:.6g}" for value in losses.values()), f"{lr:.6g}", f"{seconds:.3f}"])
 
 
+_CHECKPOINT_KEYS = ("version", "model", "optimizer", "step", "seconds", "torch_rng", "arguments")
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    """The saved state, read with ``weights_only=True``: tensors and plain containers only,
+    so a planted or tampered ``checkpoint.pt`` can never run code on resume."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise CheckpointError(
+            f"cannot resume: {path} is not a training checkpoint this pack can read safely "
+            f"({_load_failure_reason(error)}); it may be damaged or hold objects other than "
+            "tensors and plain values. Start a new run in another folder."
+        ) from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"cannot resume: {path} is not a training checkpoint of this "
+                              "version; start a new run in another folder")
+    bad = [key for key in _CHECKPOINT_KEYS if key not in state]
+    bad += [key for key, kind in (("torch_rng", torch.Tensor), ("arguments", dict))
+            if key in state and not isinstance(state[key], kind)]
+    if bad:
+        raise CheckpointError(f"cannot resume: {path} is incomplete (missing or malformed: "
+                              f"{', '.join(bad)}); start a new run in another folder")
+    return state
+
+
+def _load_failure_reason(error: Exception) -> str:
+    """The first sentence of what torch.load says is wrong, without its advice to load the
+    file unsafely (``weights_only=False``), which is never what a resume should do."""
+    text = str(error)
+    unpickler = "WeightsUnpickler error: "
+    if unpickler in text:
+        text = text.split(unpickler, 1)[1]
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return first_line.split(". ", 1)[0].rstrip(".")
+
+
 def _resume_state(path: Path, arguments: Mapping[str, Any]) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: {path} does not exist; start the run without "
                                 "resume, or point at the folder of the run to continue")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path} is not a training checkpoint of this version")
+    state = _load_checkpoint(path)
     saved = state["arguments"]
     # A decaying learning rate is spread over ``steps``: changing it changes every step.
     resumable = _RESUMABLE_CHANGES

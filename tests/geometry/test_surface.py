@@ -137,6 +137,33 @@ def test_capping_changes_nothing_inside_the_grid():
     assert extract_surface(holed, close_at_bounds=True).to_trimesh().is_watertight
 
 
+@pytest.mark.parametrize("release_mapping", [True, False])
+def test_caps_close_a_grid_whose_undecoded_interior_reaches_the_edge(release_mapping):
+    """Hierarchical and FlashVDM decoding leave NaN wherever the surface is far, also on
+    the grid's faces inside a shape the grid cuts: the caps must still be built there."""
+    grid = box_beyond_the_grid_logits()
+    holed = grid.copy()
+    holed[np.abs(grid) > 1.0] = np.nan  # only a band around the surface is decoded
+    faces_of_grid = [holed[0], holed[-1]]
+    assert all(np.isnan(face).any() for face in faces_of_grid)
+    closed = extract_surface(holed, release_mapping=release_mapping, close_at_bounds=True)
+    dense = extract_surface(grid, release_mapping=release_mapping, close_at_bounds=True)
+    surface = closed.to_trimesh()
+    assert surface.is_watertight and surface.is_winding_consistent
+    assert surface.volume == pytest.approx(dense.to_trimesh().volume, rel=1e-6)
+    np.testing.assert_allclose(np.sort(closed.vertices, axis=0), np.sort(dense.vertices, axis=0),
+                               atol=1e-6)
+
+
+def test_undecoded_space_outside_a_capped_shape_stays_empty():
+    grid = sphere_logits()
+    holed = grid.copy()
+    holed[np.abs(grid) > 1.0] = np.nan  # the sphere's core and the space around it
+    closed = extract_surface(holed, close_at_bounds=True)
+    assert len(closed.faces) == len(extract_surface(grid).faces)
+    assert closed.to_trimesh().is_watertight
+
+
 def test_exact_mapping_differs_by_the_release_shrink():
     grid = sphere_logits()
     release = extract_surface(grid)

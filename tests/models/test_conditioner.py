@@ -227,6 +227,16 @@ def test_bad_images_are_refused_clearly(single_view, images, message):
         single_view(images)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")], ids=["nan", "inf", "-inf"])
+def test_non_finite_pixels_are_refused_before_encoding(single_view, multi_view, bad):
+    images = torch.zeros(1, 3, 42, 42)
+    images[0, 1, 5, 7] = bad
+    with pytest.raises(ValueError, match="images hold 1 NaN or infinite pixel values"):
+        single_view(images)
+    with pytest.raises(ValueError, match="views hold 1 NaN or infinite pixel values"):
+        multi_view.forward_views(images[:, None], [0])
+
+
 def test_single_and_multi_view_calls_are_not_mixed_up(single_view, multi_view):
     with pytest.raises(ValueError, match="single-view"):
         single_view.forward_views(torch.zeros(1, 1, 3, 42, 42), [0])
