@@ -11,7 +11,7 @@ import trimesh
 from hy3d_core.geometry.mesh import Mesh
 from hy3d_core.render.torch_rasterizer import TorchRasterizer
 from hy3d_core.sampling.progress import Cancelled, Progress
-from hy3d_core.texture import uv_unwrap
+from hy3d_core.texture import xatlas_jobs
 from hy3d_core.texture.uv_raster import chart_mask
 from hy3d_core.texture.uv_unwrap import UnwrapOptions, UVUnwrapError, unwrap_uv, unwrap_uv_detailed
 
@@ -88,10 +88,10 @@ def fake_worker(tmp_path, monkeypatch):
             f"time.sleep({sleep})\n"
             f"if starts <= {crashes}:\n"
             "    os.kill(os.getpid(), signal.SIGSEGV)\n"
-            f"sys.argv[0] = {str(uv_unwrap.WORKER)!r}\n"
-            f"runpy.run_path({str(uv_unwrap.WORKER)!r}, run_name='__main__')\n"
+            f"sys.argv[0] = {str(xatlas_jobs.WORKER)!r}\n"
+            f"runpy.run_path({str(xatlas_jobs.WORKER)!r}, run_name='__main__')\n"
         )
-        monkeypatch.setattr(uv_unwrap, "WORKER", script)
+        monkeypatch.setattr(xatlas_jobs, "WORKER", script)
         return lambda: int(counter.read_text())
 
     return install
