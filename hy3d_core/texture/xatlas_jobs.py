@@ -101,7 +101,8 @@ def run_xatlas(positions: np.ndarray, faces: np.ndarray, normals: np.ndarray | N
 
 def unwrap_whole(positions: np.ndarray, faces: np.ndarray, normals: np.ndarray | None,
                  settings: dict, progress: Progress | None) -> Atlas:
-    """Chart and pack the mesh in one child, as the release does."""
+    """Chart and pack the mesh in one child, as the release does (one progress step:
+    xatlas reports none)."""
     bounds = Bounds.for_faces(len(faces))
     with tempfile.TemporaryDirectory(prefix="hy3d-unwrap-") as folder:
         mesh, atlas = Path(folder) / "mesh.npz", Path(folder) / "atlas.npz"
@@ -111,6 +112,8 @@ def unwrap_whole(positions: np.ndarray, faces: np.ndarray, normals: np.ndarray |
         except _ChildCrashed:
             _write_mesh(mesh, _jittered(positions), faces, normals)
             _run_after_crash("atlas", settings, [[mesh, atlas]], len(faces), bounds, progress)
+        if progress is not None:
+            progress.step(1, 1)
         return _read_atlas(atlas, np.arange(len(positions)))
 
 

@@ -17,8 +17,9 @@ for its progress bar).
 together) into one atlas.
 
 The child guards itself against outliving the parent (on Linux the kernel kills it when
-the parent dies, however the parent dies) and leaves Ctrl-C to the parent, which kills
-it. It imports nothing but the standard library, numpy and xatlas so it starts fast and
+the parent dies, however the parent dies; strictly, when the parent's thread that
+started it ends, which is the thread that waits on it) and leaves Ctrl-C to the
+parent, which kills it. It imports nothing but the standard library, numpy and xatlas so it starts fast and
 never depends on how the parent imported this package.
 """
 
