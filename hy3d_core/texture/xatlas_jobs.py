@@ -31,7 +31,7 @@ import numpy as np
 from ..sampling.progress import Progress
 from .child_processes import ChildExit, ChildTimedOut, run_children
 from .uv_partition import part_mesh, spatial_parts
-from .xatlas_worker import MULTIPLE_ATLASES_EXIT, OUT_OF_MEMORY_EXIT
+from .xatlas_worker import MULTIPLE_ATLASES_EXIT, NO_CHARTS_EXIT, OUT_OF_MEMORY_EXIT
 
 WORKER = Path(__file__).with_name("xatlas_worker.py")
 WHOLE_UP_TO_FACES = 100_000
@@ -40,7 +40,7 @@ RETRY_JITTER = 1e-4
 SECONDS_FLOOR = 120.0
 SECONDS_PER_FACE = 2e-3
 MEMORY_FLOOR = 1 << 30
-MEMORY_PER_CPU = 128 << 20
+MEMORY_PER_CPU = 256 << 20
 MEMORY_PER_FACE = 16 << 10
 PART_TEXELS = 4096
 PART_GAP_TEXELS = 4.0
@@ -236,6 +236,8 @@ def _run(mode: str, settings: dict, paths: list[list[Path]], child_faces: int, b
     for child in exits:
         if child.returncode in (MULTIPLE_ATLASES_EXIT, OUT_OF_MEMORY_EXIT):
             raise UVUnwrapError(f"{child.message}. {REDUCE_FACES}")
+        if child.returncode == NO_CHARTS_EXIT:
+            raise UVUnwrapError(f"{child.message}. Give a mesh with a surface.")
         if child.returncode > 0:
             raise UVUnwrapError(f"xatlas could not unwrap the mesh: "
                                 f"{child.message or f'exit status {child.returncode}'}")

@@ -35,6 +35,7 @@ import numpy as np
 MULTIPLE_ATLASES_EXIT = 3
 OUT_OF_MEMORY_EXIT = 4
 ORPHANED_EXIT = 5
+NO_CHARTS_EXIT = 6
 PR_SET_PDEATHSIG = 1
 
 
@@ -151,6 +152,10 @@ def pack_charts(settings: dict, source: Path, target: Path) -> int:
 
 
 def write_atlas(atlas, target: Path) -> int:
+    if atlas.atlas_count == 0:
+        sys.stderr.write("xatlas found no face with an area to lay out: every face of the mesh "
+                         "is a line or a point")
+        return NO_CHARTS_EXIT
     if atlas.atlas_count != 1:
         sys.stderr.write(f"xatlas packed the charts into {atlas.atlas_count} atlases, not one")
         return MULTIPLE_ATLASES_EXIT

@@ -316,3 +316,11 @@ def test_cancel_stops_the_xatlas_children_within_a_second(in_parts):
         unwrap_uv(noisy_blob(60), progress=Progress(should_cancel=should_cancel))
     assert time.monotonic() - asked[0] < 1.0
     assert seen and gone_within(seen, 1.0)
+
+
+def test_a_mesh_without_area_fails_with_a_clear_error():
+    """Faces along one line: xatlas lays out nothing, which used to read "0 atlases"."""
+    line = Mesh(np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]], dtype=np.float64),
+                np.array([[0, 1, 2], [1, 2, 3]]))
+    with pytest.raises(UVUnwrapError, match="no face with an area.*line or a point"):
+        unwrap_uv(line)
