@@ -128,12 +128,15 @@ def paint_with_args(
 
 def unwrap_with_args(args: argparse.Namespace, mesh: Mesh, *, again: bool = False) -> Mesh:
     """``mesh`` with UVs: its own unless it has none or ``again``, else an xatlas layout."""
+    from .__main__ import StderrBar
+    from .sampling.progress import Progress
     from .texture.uv_unwrap import UnwrapOptions, unwrap_uv_detailed
 
     if mesh.uvs is not None and not again:
         return mesh
     try:
-        unwrap = unwrap_uv_detailed(mesh, options=UnwrapOptions(resolution=args.atlas_resolution))
+        unwrap = unwrap_uv_detailed(mesh, options=UnwrapOptions(resolution=args.atlas_resolution),
+                                    progress=Progress(StderrBar("UV unwrap")))
     except ModuleNotFoundError as error:
         raise ValueError(str(error)) from None
     print(f"unwrapped UVs: {unwrap.chart_count} charts, {unwrap.utilization:.0%} of the atlas used")

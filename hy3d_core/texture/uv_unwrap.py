@@ -7,23 +7,15 @@ output vertex copies), so positions and normals are carried over through that ma
 Before unwrapping, copies of one vertex left by an earlier unwrap (same position and
 normal) are merged again, so old seams do not force new chart boundaries.
 
-xatlas runs in a child process (see ``xatlas_worker.py``): it crashes outright on some
-meshes. After a crash the unwrap is tried once more with every position moved by a
-ten-thousandth of the mesh's size, which changes xatlas's inputs just enough to
-avoid the crash seen on a subdivision-6 icosphere; the UVs are then used with the
-original positions, which the tiny move does not distort visibly.
+The mesh reaches xatlas centred and scaled to a unit box, so the layout does not depend
+on the mesh's units. xatlas runs in bounded child processes that never outlive the job
+(``xatlas_jobs.py``); a mesh above 100k faces is charted in parts in parallel.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from importlib.util import find_spec
-from pathlib import Path
 
 import numpy as np
 
@@ -31,14 +23,9 @@ from ..geometry.mesh import Mesh
 from ..geometry.welding import weld_vertices
 from ..sampling.progress import Progress
 from .surface_topology import check_texturable_mesh
+from .xatlas_jobs import UVUnwrapError, run_xatlas
 
-WORKER = Path(__file__).with_name("xatlas_worker.py")
-RETRY_JITTER = 1e-4
-_POLL_SECONDS = 0.2
-
-
-class UVUnwrapError(ValueError):
-    """xatlas could not unwrap this mesh."""
+__all__ = ["UVUnwrap", "UVUnwrapError", "UnwrapOptions", "unwrap_uv", "unwrap_uv_detailed"]
 
 
 @dataclass(frozen=True)
@@ -97,8 +84,9 @@ def unwrap_uv(mesh: Mesh, *, options: UnwrapOptions = UnwrapOptions(),
 
 def unwrap_uv_detailed(mesh: Mesh, *, options: UnwrapOptions = UnwrapOptions(),
                        keep_existing: bool = False, progress: Progress | None = None) -> UVUnwrap:
-    """``unwrap_uv`` plus what xatlas made of it. ``progress`` is only asked whether to
-    cancel (xatlas reports no progress); cancelling stops the child process."""
+    """``unwrap_uv`` plus what xatlas made of it. ``progress`` counts the parts charted
+    on a large mesh (a small one is one step) and may cancel: the children stop within
+    a fraction of a second."""
     check_texturable_mesh(mesh, need_uvs=False)
     if keep_existing and mesh.uvs is not None:
         return UVUnwrap(mesh.copy(), 0, (0, 0), 0.0, kept_existing=True)
@@ -108,78 +96,27 @@ def unwrap_uv_detailed(mesh: Mesh, *, options: UnwrapOptions = UnwrapOptions(),
     surface = weld_vertices(mesh.vertices, mesh.faces, keep_seams_in=(mesh.vertex_normals,))
     representative = surface.first_copy
     normals = None if mesh.vertex_normals is None else mesh.vertex_normals[representative]
-    positions = surface.vertices
-    try:
-        atlas = _run_worker(positions, surface.faces, normals, options, progress)
-    except _WorkerCrashed:
-        extent = float(np.linalg.norm(positions.max(axis=0) - positions.min(axis=0)))
-        jitter = np.random.default_rng(0).normal(scale=RETRY_JITTER * extent, size=positions.shape)
-        try:
-            atlas = _run_worker(positions + jitter.astype(np.float32), surface.faces, normals,
-                                options, progress)
-        except _WorkerCrashed as error:
-            raise UVUnwrapError(
-                f"xatlas crashed while unwrapping this mesh ({error}), twice; this is an "
-                "xatlas bug on some meshes. Simplify or remesh it slightly, or give a mesh "
-                "that already has UVs."
-            ) from None
-    source = representative[atlas["vertex_map"].astype(np.int64)]
+    positions = unit_frame(surface.vertices)
+    settings = {"resolution": options.resolution, "padding": options.padding,
+                "max_cost": options.max_cost, "max_iterations": options.max_iterations}
+    atlas = run_xatlas(positions, surface.faces, normals, settings, progress)
+    source = representative[atlas.source]
     unwrapped = Mesh(
         vertices=mesh.vertices[source],
-        faces=atlas["faces"].astype(np.int64),
-        uvs=atlas["uvs"],
+        faces=atlas.faces,
+        uvs=atlas.uvs,
         vertex_normals=None if mesh.vertex_normals is None else mesh.vertex_normals[source],
     )
-    charts, width, height, utilization = atlas["stats"].tolist()
-    return UVUnwrap(unwrapped, int(charts), (int(width), int(height)), float(utilization),
+    return UVUnwrap(unwrapped, atlas.chart_count, atlas.size, atlas.utilization,
                     kept_existing=False)
 
 
-class _WorkerCrashed(Exception):
-    pass
-
-
-def _run_worker(positions: np.ndarray, faces: np.ndarray, normals: np.ndarray | None,
-                options: UnwrapOptions, progress: Progress | None) -> dict[str, np.ndarray]:
-    payload = io.BytesIO()
-    arrays = {"positions": np.ascontiguousarray(positions, dtype=np.float32),
-              "faces": np.ascontiguousarray(faces, dtype=np.uint32)}
-    if normals is not None:
-        arrays["normals"] = np.ascontiguousarray(normals, dtype=np.float32)
-    np.savez(payload, **arrays)
-    settings = json.dumps({"resolution": options.resolution, "padding": options.padding,
-                           "max_cost": options.max_cost, "max_iterations": options.max_iterations})
-    # The mesh goes in through a file: a pipe would have to be fed while polling for
-    # cancellation, which subprocess.communicate cannot resume after a timeout.
-    with tempfile.TemporaryFile() as mesh_file:
-        mesh_file.write(payload.getvalue())
-        mesh_file.seek(0)
-        process = subprocess.Popen(
-            [sys.executable, str(WORKER), settings],
-            stdin=mesh_file, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-        output, errors = _wait(process, progress)
-    message = errors.decode(errors="replace").strip().splitlines()
-    if process.returncode != 0:
-        detail = message[-1] if message else f"exit status {process.returncode}"
-        if process.returncode < 0:
-            raise _WorkerCrashed(f"signal {-process.returncode}")
-        raise UVUnwrapError(f"xatlas could not unwrap the mesh: {detail}")
-    with np.load(io.BytesIO(output)) as atlas:
-        return {name: atlas[name] for name in atlas.files}
-
-
-def _wait(process: subprocess.Popen, progress: Progress | None) -> tuple[bytes, bytes]:
-    """The child's output, asking ``progress`` between polls whether to stop; on a stop
-    request or an interrupt the child is killed, never left running."""
-    try:
-        while True:
-            try:
-                return process.communicate(timeout=_POLL_SECONDS)
-            except subprocess.TimeoutExpired:
-                if progress is not None:
-                    progress.raise_if_cancelled()
-    except BaseException:
-        process.kill()
-        process.communicate()
-        raise
+def unit_frame(vertices: np.ndarray) -> np.ndarray:
+    """``vertices`` centred on their bounding box and scaled to span [-1, 1] along its
+    longest side, in float32: xatlas's tolerances are absolute, so a mesh in metres and
+    the same mesh in micrometres must reach it the same (at 1e12 it ran away with
+    memory, at 1e-4 it packed nothing)."""
+    points = np.asarray(vertices, dtype=np.float64)
+    low, high = points.min(axis=0), points.max(axis=0)
+    half_extent = float((high - low).max()) / 2
+    return ((points - (low + high) / 2) / (half_extent if half_extent > 0 else 1.0)).astype(np.float32)
