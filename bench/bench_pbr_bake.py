@@ -9,7 +9,7 @@ and baked into 2048 and 4096 textures, inpainting of both materials included.
 Each measurement runs in a fresh process; memory is the peak resident size above the
 process's footprint once its inputs exist (the mesh and the 512-pixel views).
 
-    python bench/bench_pbr_bake.py [--faces 40000 200000] [--threads N]
+    python bench/bench_pbr_bake.py [--faces 40000 200000] [--threads N] [--steps bake2048 ...]
 """
 
 from __future__ import annotations
@@ -76,21 +76,26 @@ def run_pbr_bake(face_count, size, threads, unwrap, queue) -> None:
                f"both materials, inpainted; textures {result.texture.shape[0]} px"))
 
 
+STEPS = {
+    "selection": ("view selection, up to 9 views", run_selection, 9),
+    "maps": ("condition maps 2048 -> 512", run_condition_maps, 512),
+    "bake2048": ("PBR bake 6x512 -> 2048 -> 2048", run_pbr_bake, 2048),
+    "bake4096": ("PBR bake 6x512 -> 2048 -> 4096", run_pbr_bake, 4096),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, nargs="+", default=[40000, 200000])
     parser.add_argument("--threads", type=int, default=multiprocessing.cpu_count())
+    parser.add_argument("--steps", nargs="+", choices=sorted(STEPS), default=list(STEPS))
     args = parser.parse_args()
     print(f"torch rasterizer on CPU, {args.threads} threads")
     header = f"{'faces':>8}  {'step':<34} {'seconds':>8} {'peak MB':>8}  notes"
     print(header)
     print("-" * len(header))
-    steps = [("view selection, up to 9 views", run_selection, 9),
-             ("condition maps 2048 -> 512", run_condition_maps, 512),
-             ("PBR bake 6x512 -> 2048 -> 2048", run_pbr_bake, 2048),
-             ("PBR bake 6x512 -> 2048 -> 4096", run_pbr_bake, 4096)]
     for faces in args.faces:
-        for label, target, size in steps:
+        for label, target, size in (STEPS[name] for name in args.steps):
             seconds, memory, note = measure(target, faces, size, args.threads, False)
             print(f"{faces:>8}  {label:<34} {seconds:>8.2f} {memory:>8.0f}  {note}", flush=True)
 
