@@ -64,9 +64,13 @@ def stay_tied_to_parent(parent_pid: int) -> bool:
     """Ask Linux to kill this process when its parent dies, and ignore Ctrl-C (the
     parent decides and kills this process); False when the parent is already gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if not sys.platform.startswith("linux"):
+        # Elsewhere the parent's wait kills this process; on Windows a virtual
+        # environment's launcher may even sit between the two, so the parent's id
+        # says nothing.
+        return True
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     # A parent that died before prctl took effect left this process to init.
     return os.getppid() == parent_pid
 
