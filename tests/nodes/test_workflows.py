@@ -1,6 +1,7 @@
 """The shipped workflows: valid UI-format graphs of known nodes with matching links and
 widget values, and, where their nodes are ours (plus stand-ins for a few core nodes), they
-run end to end on tiny random models."""
+run end to end on tiny random models (the demo workflow on the demo model that ships
+with the pack)."""
 
 import json
 import shutil
@@ -12,8 +13,6 @@ import torch
 import trimesh
 from PIL import Image
 
-from hy3d_core.__main__ import main as cli_main
-from hy3d_core.demo import DEMO_SHAPE_DEFAULTS
 from core_nodes import CORE_NODES, FILE_COMBO, FRONTEND_ONLY
 from graph_runner import (
     REPO_ROOT,
@@ -29,6 +28,8 @@ from graph_runner import (
     workflow_to_api,
     write_tiny_models,
 )
+from hy3d_core.__main__ import main as cli_main
+from hy3d_core.demo import DEMO_SHAPE_DEFAULTS
 
 OURS = load_pack().NODE_CLASS_MAPPINGS
 DEMO_CHOICE = pack_module("nodes.model_files").DEMO_CHOICE
