@@ -1,6 +1,8 @@
 """The texture nodes on tiny inputs (an icosphere, tiny random Paint and Delight folders),
 and the texture workflows run end to end on tiny models."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from PIL import Image
 
 from graph_runner import GraphRunner, load_pack, pack_module, write_tiny_models
 from test_node_behaviour import _comfy_that_offloads, _fake_comfy, _Interrupted, _record_moves
-from test_workflows import STAND_INS, _api, _check_saved, _ellipse_rgba, _node_of, _run_with_a_crossed_level
+from test_workflows import EXAMPLES, STAND_INS, _api, _check_saved, _ellipse_rgba, _node_of, _run_with_a_crossed_level
 
 NODES = load_pack().NODE_CLASS_MAPPINGS
 Mesh = pack_module("hy3d_core.geometry.mesh").Mesh
@@ -35,8 +37,10 @@ def environment(tmp_path_factory):
     write_tiny_models(root / "models")
     inputs = root / "input"
     inputs.mkdir()
-    Image.fromarray(_ellipse_rgba(96, 128, (48, 64), (36, 30), 120), "RGBA").save(inputs / "example.png")
-    trimesh.creation.icosphere(subdivisions=2).export(inputs / "example.glb")
+    # The shipped example the image workflows name, and stand-ins for the user's own files.
+    shutil.copy(EXAMPLES / "demo_box.png", inputs / "demo_box.png")
+    Image.fromarray(_ellipse_rgba(96, 128, (48, 64), (36, 30), 120), "RGBA").save(inputs / "your_photo.png")
+    trimesh.creation.icosphere(subdivisions=2).export(inputs / "your_mesh.glb")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HY3D_MODELS_DIR", str(root / "models"))
         patch.setenv("HY3D_INPUT_DIR", str(inputs))

@@ -1,8 +1,10 @@
 """The shipped workflows: valid UI-format graphs of known nodes with matching links and
 widget values, and, where their nodes are ours (plus stand-ins for a few core nodes), they
-run end to end on tiny random models."""
+run end to end on tiny random models (the demo workflow on the demo model that ships
+with the pack)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +23,18 @@ from graph_runner import (
     is_widget,
     load_pack,
     output_types,
+    pack_module,
     widget_slots,
     workflow_to_api,
     write_tiny_models,
 )
+from hy3d_core.__main__ import main as cli_main
+from hy3d_core.demo import DEMO_SHAPE_DEFAULTS
 
 OURS = load_pack().NODE_CLASS_MAPPINGS
+DEMO_CHOICE = pack_module("nodes.model_files").DEMO_CHOICE
 WORKFLOWS = sorted((REPO_ROOT / "workflows").glob("*.json"))
+EXAMPLES = REPO_ROOT / "examples"
 # Small enough for a slow shared CPU: few steps, a 17^3 grid, small images.
 FAST = {"steps": 2, "octree_resolution": 16, "size": 64, "width": 128, "height": 128}
 
@@ -60,10 +67,14 @@ def environment(tmp_path_factory):
     write_tiny_models(root / "models")
     inputs = root / "input"
     inputs.mkdir()
-    for name, centre, radii, colour in (("example", (40, 70), (30, 22), 120), ("front", (48, 64), (30, 20), 60),
+    # What the workflows' notes say to copy from examples/, and stand-ins for the files
+    # they leave to the user (tests/nodes/test_workflow_inputs.py keeps the two apart).
+    for example in EXAMPLES.glob("*.png"):
+        shutil.copy(example, inputs / example.name)
+    for name, centre, radii, colour in (("your_photo", (40, 70), (30, 22), 120), ("front", (48, 64), (30, 20), 60),
                                         ("left", (48, 64), (30, 12), 90), ("back", (50, 60), (28, 20), 200)):
         Image.fromarray(_ellipse_rgba(96, 128, centre, radii, colour), "RGBA").save(inputs / f"{name}.png")
-    trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(inputs / "example.glb")
+    trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(inputs / "your_mesh.glb")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HY3D_MODELS_DIR", str(root / "models"))
         patch.setenv("HY3D_INPUT_DIR", str(inputs))
@@ -81,7 +92,7 @@ def test_the_use_cases_are_all_shipped():
         "hunyuan3d_image_to_mesh", "hunyuan3d_multiview_to_mesh", "hunyuan3d_text_to_image_to_mesh",
         "hunyuan3d_sample_then_core_decode", "hunyuan3d_mesh_cleanup", "hunyuan3d_mesh_round_trip",
         "hunyuan3d_image_to_projected_texture", "hunyuan3d_image_to_textured_mesh",
-        "hunyuan3d_texture_existing_mesh",
+        "hunyuan3d_texture_existing_mesh", "hunyuan3d_demo_image_to_mesh",
     }
 
 
@@ -287,3 +298,43 @@ def test_sampling_for_comfys_decoder_runs_from_a_single_file(environment):
     sample = _node_of(api, "H3DSampleShape")
     latent = GraphRunner({**OURS, **STAND_INS}).run(api, targets=[sample])[sample][0]
     assert latent["type"] == "hunyuan3dv2" and latent["samples"].shape[1] == 8
+
+
+# ---------------------------------------------------------------------------------------
+# The demo workflow, with the model that ships with the pack
+
+
+def _demo_api() -> dict:
+    """The demo workflow as shipped (no tiny-model overrides: its model is the real one)."""
+    workflow = json.loads((REPO_ROOT / "workflows" / "hunyuan3d_demo_image_to_mesh.json").read_text())
+    return workflow_to_api(workflow, OURS)
+
+
+def test_the_demo_workflow_has_the_demo_models_settings():
+    api = _demo_api()
+    defaults = DEMO_SHAPE_DEFAULTS
+    assert api[_node_of(api, "H3DLoadShapeModel")]["inputs"]["model_name"] == DEMO_CHOICE
+    sample = api[_node_of(api, "H3DSampleShape")]["inputs"]
+    assert (sample["steps"], sample["guidance"]) == (defaults.steps, defaults.guidance)
+    decode = api[_node_of(api, "H3DDecodeShapeVolume")]["inputs"]
+    assert (decode["decoder"], decode["octree_resolution"]) == (defaults.decoder, defaults.octree_resolution)
+    assert api[_node_of(api, "H3DPostprocessMesh")]["inputs"]["max_faces"] == defaults.max_faces
+    assert api[_node_of(api, "LoadImage")]["inputs"]["image"] == "demo_box.png"
+
+
+@pytest.mark.slow
+def test_the_demo_workflow_makes_the_shape_commands_mesh(environment, tmp_path):
+    """The graph and ``python -m hy3d_core shape`` on the example give one mesh (on a
+    coarser grid than shipped, to keep the test short; the other settings as shipped)."""
+    api = _demo_api()
+    api[_node_of(api, "H3DDecodeShapeVolume")]["inputs"]["octree_resolution"] = 64
+    runner = GraphRunner({**OURS, **STAND_INS})
+    runner.run(api)
+    from_graph = _check_saved(runner, api, environment)
+    out = tmp_path / "demo_box.glb"
+    assert cli_main(["shape", "--image", str(EXAMPLES / "demo_box.png"), "--out", str(out),
+                     "--octree-resolution", "64"]) == 0
+    from_command = trimesh.load(out, force="mesh")
+    assert len(from_graph.faces) > 1000
+    np.testing.assert_array_equal(from_graph.faces, from_command.faces)
+    np.testing.assert_allclose(from_graph.vertices, from_command.vertices, atol=1e-6)
