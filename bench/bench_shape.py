@@ -33,8 +33,10 @@ from hy3d_core.geometry.volume_decoding import (  # noqa: E402
     decode_flashvdm,
     decode_hierarchical,
 )
-from hy3d_core.models.dit import DIT_PRESETS, HunyuanDiT  # noqa: E402
-from hy3d_core.models.shape_vae import VAE_PRESETS, ShapeVAE  # noqa: E402
+from hy3d_core.models.dit import HunyuanDiT  # noqa: E402
+from hy3d_core.models.dit_config import DIT_PRESETS  # noqa: E402
+from hy3d_core.models.shape_vae import ShapeVAE  # noqa: E402
+from hy3d_core.models.shape_vae_config import VAE_PRESETS  # noqa: E402
 
 
 def _timed(fn, repeats: int = 1) -> float:

@@ -15,8 +15,7 @@ from typing import Sequence
 from .io.checkpoint_files import CheckpointError
 from .sampling.progress import Cancelled, Progress
 
-DTYPES = ("auto", "float32", "float16", "bfloat16")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from .devices import DEVICE_CHOICES as DEVICES, DTYPE_CHOICES as DTYPES
 
 
 def _format_count(n: int) -> str:
@@ -30,7 +29,7 @@ def command_inspect(args: argparse.Namespace) -> int:
     configs = description.configs
     print(f"path:        {description.path} ({description.kind})")
     print(f"weights:     {description.weights.name}")
-    print(f"variant:     Hunyuan3D 2.0 {configs.variant}")
+    print(f"variant:     {configs.family.label} {configs.variant}")
     print(f"config:      {configs.config_source}")
     if configs.dit is not None:
         dit = configs.dit
@@ -82,20 +81,10 @@ class StderrBar:
 
 
 def _device_and_dtype(device_name: str, dtype_name: str):
-    import torch
+    from .devices import resolve_device, resolve_dtype
 
-    if device_name == "auto":
-        if torch.cuda.is_available():
-            device_name = "cuda"
-        elif torch.backends.mps.is_available():
-            device_name = "mps"
-        else:
-            device_name = "cpu"
-    if device_name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no CUDA device")
-    if dtype_name == "auto":
-        dtype_name = "float32" if device_name == "cpu" else "float16"
-    return torch.device(device_name), getattr(torch, dtype_name)
+    device = resolve_device(device_name)
+    return device, resolve_dtype(dtype_name, device)
 
 
 def load_image_rgba(path: str | Path, *, background: str = "auto"):

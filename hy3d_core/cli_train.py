@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from .devices import DEVICE_CHOICES
+
 TINY = "tiny"
 # A tiny ShapeVAE with an encoder: fits the procedural demo shapes on a CPU in minutes.
 TINY_VAE_PARAMS: dict[str, Any] = dict(
@@ -91,7 +93,7 @@ def _named(kind: str, presets: Mapping[str, Any], name: str) -> Any:
 
 def vae_config_from_spec(spec: str):
     """A ShapeVAEConfig from a spec (presets: VAE_PRESETS)."""
-    from .models.shape_vae import VAE_PRESETS, ShapeVAEConfig
+    from .models.shape_vae_config import VAE_PRESETS, ShapeVAEConfig
 
     name, overrides = split_spec(spec)
     if name == TINY:
@@ -107,7 +109,11 @@ def vae_config_from_spec(spec: str):
 def conditioner_config_from_spec(spec: str):
     """A ConditionerConfig from a spec (presets: CONDITIONER_PRESETS). Overrides set DINOv2
     fields; ``image_size`` sets both the input crop and DINOv2's grid, as in every release."""
-    from .models.conditioner import CONDITIONER_PRESETS, ConditionerConfig, Dinov2Architecture
+    from .models.conditioner_config import (
+        CONDITIONER_PRESETS,
+        ConditionerConfig,
+        Dinov2Architecture,
+    )
 
     name, overrides = split_spec(spec)
     if name == TINY:
@@ -127,7 +133,7 @@ def conditioner_config_from_spec(spec: str):
 def dit_config_from_spec(spec: str, *, latent_channels: int, context_width: int):
     """A DiTConfig from a spec (presets: DIT_PRESETS). ``tiny`` takes its latent channels
     and context width from the VAE and conditioner it is trained with."""
-    from .models.dit import DIT_PRESETS, DiTConfig
+    from .models.dit_config import DIT_PRESETS, DiTConfig
 
     name, overrides = split_spec(spec)
     if name == TINY:
@@ -185,15 +191,9 @@ def _process_group(device_name: str) -> Iterator[str]:
 
 
 def _training_device(name: str):
-    import torch
+    from .devices import resolve_device
 
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else
-                            "mps" if torch.backends.mps.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no CUDA device")
-    return device
+    return resolve_device(name)
 
 
 def _progress(label: str, should_cancel: Callable[[], bool]):
@@ -223,7 +223,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
                              "to this fraction of --lr at the last step (1: flat)")
     parser.add_argument("--save-every", type=int, default=100, help="checkpoint interval in steps")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, batches and noise")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its checkpoint (same settings; "
                              "--save-every may change, and --steps unless the rate decays)")
@@ -236,7 +236,7 @@ _SPEC_HELP = ("NAME[:key=value,...]: NAME is a preset ({presets}), 'tiny', or a 
 
 
 def add_train_vae_arguments(parser: argparse.ArgumentParser) -> None:
-    from .models.shape_vae import VAE_PRESETS
+    from .models.shape_vae_config import VAE_PRESETS
 
     _add_common_arguments(parser)
     start = parser.add_mutually_exclusive_group(required=True)
@@ -250,8 +250,8 @@ def add_train_vae_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_dit_arguments(parser: argparse.ArgumentParser) -> None:
-    from .models.conditioner import CONDITIONER_PRESETS
-    from .models.dit import DIT_PRESETS
+    from .models.conditioner_config import CONDITIONER_PRESETS
+    from .models.dit_config import DIT_PRESETS
 
     _add_common_arguments(parser)
     parser.add_argument("--vae", required=True, type=Path,

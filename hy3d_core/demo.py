@@ -4,37 +4,19 @@ A newcomer has none of the multi-GB released weights; the demo model (a few MB, 
 by ``tools/train_demo_model.py`` on procedural boxes, cylinders, cones, tori, ellipsoids
 and unions of them) lets the whole image -> shape -> texture -> GLB job run offline on a
 CPU. It knows only those families. Its network is tiny, so the released sampling and
-decoding defaults (50 steps, a 384 grid decoded densely) would spend minutes on detail it
-does not have: commands that fall back to it also fall back to ``DEMO_SHAPE_DEFAULTS``.
+decoding defaults (50 steps, a 384 grid decoded densely: the family's row in
+``models/families.py``) would spend minutes on detail it does not have: commands that fall
+back to it also fall back to ``DEMO_SHAPE_DEFAULTS``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from .models.families import HUNYUAN3D_2_0, ShapeDefaults, ShapeFamily
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parent / "demo_model"
 
-
-@dataclass(frozen=True)
-class ShapeDefaults:
-    """Sampling and decoding settings a command uses when the user does not give them."""
-
-    steps: int
-    guidance: float
-    octree_resolution: int
-    decoder: str
-    max_faces: int
-    # The orbit pose (azimuth, elevation) the model expects its input image from, where
-    # projection texturing puts the image: the release trains on front views, the demo
-    # model on three-quarter views around this one.
-    image_view: tuple[float, float]
-
-
-RELEASE_SHAPE_DEFAULTS = ShapeDefaults(
-    steps=50, guidance=5.0, octree_resolution=384, decoder="dense", max_faces=40000,
-    image_view=(0.0, 0.0),
-)
 DEMO_SHAPE_DEFAULTS = ShapeDefaults(
     steps=30, guidance=3.0, octree_resolution=128, decoder="hierarchical", max_faces=20000,
     image_view=(30.0, 20.0),
@@ -45,9 +27,10 @@ def is_demo_model(path: str | Path) -> bool:
     return Path(path).resolve() == DEMO_MODEL_DIR
 
 
-def shape_defaults_for(path: str | Path) -> ShapeDefaults:
-    """The demo model's own defaults for the demo model, the release's for everything else."""
-    return DEMO_SHAPE_DEFAULTS if is_demo_model(path) else RELEASE_SHAPE_DEFAULTS
+def shape_defaults_for(path: str | Path, family: ShapeFamily = HUNYUAN3D_2_0) -> ShapeDefaults:
+    """The demo model's own defaults for the demo model, else the release defaults of the
+    model's ``family`` (a path alone does not say which; Hunyuan3D 2.0 is the first)."""
+    return DEMO_SHAPE_DEFAULTS if is_demo_model(path) else family.defaults
 
 
 def demo_model_dir() -> Path:

@@ -29,9 +29,9 @@ from .geometry.volume_decoding import (
     decode_hierarchical,
     flashvdm_top_k,
 )
-from .io.shape_checkpoints import ShapeModel
 from .models.conditioner import ImageConditioner
 from .models.dit import HunyuanDiT
+from .models.shape_model import ShapeModel
 from .models.shape_vae import ShapeVAE
 from .sampling.flow_matching import initial_noise, sample_flow_matching
 from .sampling.progress import Progress

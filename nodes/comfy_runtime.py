@@ -17,15 +17,16 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
+from ..hy3d_core import devices
 from ..hy3d_core.sampling.progress import Cancelled, Progress
 
 MODELS_DIR_ENV = "HY3D_MODELS_DIR"
 INPUT_DIR_ENV = "HY3D_INPUT_DIR"
 OUTPUT_DIR_ENV = "HY3D_OUTPUT_DIR"
 
-DEVICE_CHOICES = ["auto", "cuda", "cpu", "mps"]
-DTYPE_CHOICES = ["auto", "float16", "bfloat16", "float32"]
-_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+# ComfyUI takes an input for a choice when its type is a list.
+DEVICE_CHOICES = list(devices.DEVICE_CHOICES)
+DTYPE_CHOICES = list(devices.DTYPE_CHOICES)
 
 Result = TypeVar("Result")
 Loaded = TypeVar("Loaded")
@@ -49,38 +50,14 @@ def folder_paths() -> ModuleType | None:
 
 def torch_device(choice: str) -> torch.device:
     """The device for ``choice``; "auto" is ComfyUI's device, else CUDA, MPS, then CPU."""
-    if choice not in DEVICE_CHOICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {choice!r}")
-    if choice == "auto":
-        management = model_management()
-        if management is not None:
-            return torch.device(management.get_torch_device())
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-    }[choice]
-    if not available:
-        raise ValueError(
-            f"device {choice!r} is not available in this PyTorch installation; pick 'auto' "
-            "or 'cpu'."
-        )
-    return torch.device(choice)
+    management = model_management()
+    preferred = management.get_torch_device() if management is not None else None
+    return devices.resolve_device(choice, preferred)
 
 
 def torch_dtype(choice: str, device: torch.device) -> torch.dtype:
-    """"auto" is float16 on a GPU (CUDA or MPS), float32 on the CPU, where half precision
-    is slow and some operators are missing."""
-    if choice == "auto":
-        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
-    if choice not in _DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {choice!r}")
-    return _DTYPES[choice]
+    """The dtype for ``choice`` on ``device``, as the library resolves it."""
+    return devices.resolve_dtype(choice, device)
 
 
 def free_memory() -> None:

@@ -6,7 +6,7 @@ import torch
 
 from ..hy3d_core.comfy_formats import images_to_signed_channels_first
 from ..hy3d_core.image.prepare import VIEW_INDICES
-from ..hy3d_core.io.shape_checkpoints import ShapeModel
+from ..hy3d_core.models.shape_model import ShapeModel
 from ..hy3d_core.pipelines import encode_images, encode_views
 from .comfy_runtime import in_use
 from .node_types import CONDITION, SHAPE_MODEL, ShapeCondition

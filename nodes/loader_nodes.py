@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from ..hy3d_core.io.shape_checkpoints import ShapeModel, load_shape_model, load_shape_vae
+from ..hy3d_core.io.shape_checkpoints import load_shape_model, load_shape_vae
+from ..hy3d_core.models.shape_model import ShapeModel
 from . import model_cache
 from .comfy_runtime import (
     DEVICE_CHOICES,

@@ -23,7 +23,7 @@ from ..hy3d_core.comfy_formats import (
 )
 from ..hy3d_core.geometry.mesh import Mesh
 from ..hy3d_core.geometry.volume_decoding import DEFAULT_BOUNDS
-from ..hy3d_core.io.shape_checkpoints import ShapeModelConfigs
+from ..hy3d_core.models.shape_model import ShapeModelConfigs
 from ..hy3d_core.models.shape_vae import ShapeVAE
 
 SHAPE_MODEL = "H3D_SHAPE_MODEL"

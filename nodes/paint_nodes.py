@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from ..hy3d_core.comfy_formats import mask_to_opacity
-from ..hy3d_core.io.paint_checkpoints import PaintModel, load_paint_model
+from ..hy3d_core.io.paint_checkpoints import load_paint_model
+from ..hy3d_core.models.paint_model import PaintModel
 from ..hy3d_core.render.cameras import CameraSet
 from ..hy3d_core.texture.delight import (
     RELEASED_IMAGE_GUIDANCE,

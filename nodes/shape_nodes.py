@@ -13,7 +13,7 @@ from ..hy3d_core.comfy_formats import COMFY_LATENT_TYPE, latents_from_comfy, lat
 from ..hy3d_core.encoding import encode_mesh
 from ..hy3d_core.geometry.cleanup import clean_mesh
 from ..hy3d_core.geometry.volume_decoding import DEFAULT_NUM_CHUNKS
-from ..hy3d_core.io.shape_checkpoints import ShapeModel
+from ..hy3d_core.models.shape_model import ShapeModel
 from ..hy3d_core.pipelines import (
     DECODERS,
     SamplingSettings,

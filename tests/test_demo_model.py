@@ -13,18 +13,13 @@ from PIL import Image
 import hy3d_core.demo as demo
 from hy3d_core.__main__ import build_parser, main
 from hy3d_core.cli_generate import add_generate_arguments, command_generate
-from hy3d_core.demo import (
-    DEMO_MODEL_DIR,
-    DEMO_SHAPE_DEFAULTS,
-    RELEASE_SHAPE_DEFAULTS,
-    demo_model_dir,
-    shape_defaults_for,
-)
+from hy3d_core.demo import DEMO_MODEL_DIR, DEMO_SHAPE_DEFAULTS, demo_model_dir, shape_defaults_for
 from hy3d_core.geometry.normalization import RELEASED_ENCODER_BOUND, normalize_mesh
 from hy3d_core.geometry.occupancy_iou import occupancy_iou
 from hy3d_core.image.prepare import prepare_image
 from hy3d_core.io.mesh_files import load_mesh
 from hy3d_core.io.shape_checkpoints import load_shape_model
+from hy3d_core.models.families import HUNYUAN3D_2_0
 from hy3d_core.pipelines import (
     SamplingSettings,
     SurfaceSettings,
@@ -34,6 +29,7 @@ from hy3d_core.pipelines import (
 from hy3d_core.training.condition_renders import render_condition_image
 from hy3d_core.training.procedural_shapes import random_shape
 
+RELEASE_SHAPE_DEFAULTS = HUNYUAN3D_2_0.defaults
 # Seeds no training shape was drawn with (tools/train_demo_model.py seeds its sets by
 # (SEED, family index) through shape_set).
 HELD_OUT_SEED = 4242

@@ -116,7 +116,8 @@ def randomise(module: torch.nn.Module, seed: int, std: float = 0.1) -> torch.nn.
 def tiny_vae(params: dict, seed: int):
     """A random ShapeVAE whose occupancy logits span far beyond the 0.95 near-surface
     band, as trained ones do (plain random weights give logits near zero everywhere)."""
-    from hy3d_core.models.shape_vae import ShapeVAE, ShapeVAEConfig
+    from hy3d_core.models.shape_vae import ShapeVAE
+    from hy3d_core.models.shape_vae_config import ShapeVAEConfig
 
     vae = randomise(ShapeVAE(ShapeVAEConfig.from_params(params)), seed)
     with torch.no_grad():
@@ -129,8 +130,10 @@ def write_tiny_shape_model(
 ) -> Path:
     """A random tiny model of our own classes in the official folder layout; its surface
     at level 0 is noise, not an object, but it exercises every stage."""
-    from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
-    from hy3d_core.models.dit import DiTConfig, HunyuanDiT
+    from hy3d_core.models.conditioner import ImageConditioner
+    from hy3d_core.models.conditioner_config import ConditionerConfig
+    from hy3d_core.models.dit import HunyuanDiT
+    from hy3d_core.models.dit_config import DiTConfig
 
     config = tiny_yaml(guidance_embed=guidance_embed, multiview=multiview)
     dit = randomise(HunyuanDiT(DiTConfig.from_params(config["model"]["params"])), 1)

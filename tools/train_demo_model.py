@@ -32,13 +32,14 @@ sys.path.insert(0, str(REPO))
 
 from hy3d_core.__main__ import StderrBar  # noqa: E402
 from hy3d_core.demo import DEMO_MODEL_DIR, DEMO_SHAPE_DEFAULTS  # noqa: E402
+from hy3d_core.encoding import encode_mesh  # noqa: E402
 from hy3d_core.geometry.normalization import RELEASED_ENCODER_BOUND, normalize_mesh  # noqa: E402
 from hy3d_core.geometry.occupancy_iou import occupancy_iou  # noqa: E402
 from hy3d_core.image.prepare import prepare_image  # noqa: E402
 from hy3d_core.io.shape_checkpoints import load_shape_model, load_shape_vae  # noqa: E402
-from hy3d_core.models.conditioner import ConditionerConfig, Dinov2Architecture  # noqa: E402
-from hy3d_core.models.dit import DiTConfig  # noqa: E402
-from hy3d_core.models.shape_vae import ShapeVAEConfig  # noqa: E402
+from hy3d_core.models.conditioner_config import ConditionerConfig, Dinov2Architecture  # noqa: E402
+from hy3d_core.models.dit_config import DiTConfig  # noqa: E402
+from hy3d_core.models.shape_vae_config import ShapeVAEConfig  # noqa: E402
 from hy3d_core.pipelines import (  # noqa: E402
     SamplingSettings,
     SurfaceSettings,
@@ -54,7 +55,6 @@ from hy3d_core.training.dit_training import train_dit  # noqa: E402
 from hy3d_core.training.mesh_dataset import prepare_mesh_dataset  # noqa: E402
 from hy3d_core.training.procedural_shapes import SHAPE_FAMILIES, shape_set  # noqa: E402
 from hy3d_core.training.vae_training import train_vae  # noqa: E402
-from hy3d_core.encoding import encode_mesh  # noqa: E402
 
 SEED = 20261125
 TRAIN_SHAPES_PER_FAMILY = 48

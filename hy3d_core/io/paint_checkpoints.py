@@ -12,36 +12,18 @@ embeddings inside the UNet weights replace it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..models.paint_model import PaintModel
+from ..models.paint_unet import PaintUNet
 from .checkpoint_files import CheckpointError, TensorFile
 from .paint_family import PAINT_20, require_paint_family
-from ..models.paint_unet import PaintUNet
 
 UNET_WEIGHT_NAMES = ("diffusion_pytorch_model.bin", "diffusion_pytorch_model.safetensors")
 SCHEDULER_CONFIG = Path("scheduler") / "scheduler_config.json"
-
-
-@dataclass
-class PaintModel:
-    """Everything multiview sampling needs from one Paint folder."""
-
-    unet: PaintUNet
-    vae: nn.Module
-    scheduler_config: dict
-    path: Path
-
-    @property
-    def device(self) -> torch.device:
-        return self.unet.unet.conv_in.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.unet.unet.conv_in.weight.dtype
 
 
 def load_paint_model(

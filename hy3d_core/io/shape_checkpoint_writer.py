@@ -22,7 +22,8 @@ import yaml
 
 from ..models.conditioner import ImageConditioner
 from ..models.dit import HunyuanDiT
-from ..models.shape_vae import ShapeVAE, ShapeVAEConfig
+from ..models.shape_vae import ShapeVAE
+from ..models.shape_vae_config import ShapeVAEConfig
 from .atomic_files import write_files_atomically
 from .dinov2_layout import to_released_layout
 from .shape_checkpoints import CONFIG_NAME, WEIGHT_PATTERNS

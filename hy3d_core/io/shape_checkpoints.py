@@ -16,7 +16,7 @@ copies of the weights.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 from typing import Callable, Iterable
@@ -24,9 +24,15 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-from ..models.conditioner import ConditionerConfig, ImageConditioner, infer_conditioner_config
-from ..models.dit import DIT_PRESETS, DiTConfig, HunyuanDiT, infer_dit_config
-from ..models.shape_vae import VAE_PRESETS, ShapeVAE, ShapeVAEConfig, infer_vae_config
+from ..models.families import (
+    SHAPE_FAMILIES,
+    ShapeFamily,
+    family_for_keys,
+    family_for_target,
+    supported_targets,
+)
+from ..models.shape_model import ShapeModel, ShapeModelConfigs
+from ..models.shape_vae import ShapeVAE
 from .checkpoint_files import CheckpointError, TensorFile, split_parts
 from .dinov2_layout import to_split_layout, uses_split_layout
 
@@ -43,56 +49,6 @@ WEIGHT_PATTERNS = (
     "model*.ckpt",
     "*.ckpt",
 )
-
-DIT_KEY = "latent_in.weight"
-VAE_KEY = "geo_decoder.output_proj.weight"
-CONDITIONER_KEY_PREFIX = "main_image_encoder.model."
-RELEASE_DEFAULT_LATENTS = 3072
-MINI_LATENTS = 512
-
-
-@dataclass(frozen=True)
-class ShapeModelConfigs:
-    """Everything needed to build and drive one shape checkpoint."""
-
-    variant: str
-    dit: DiTConfig | None
-    vae: ShapeVAEConfig | None
-    conditioner: ConditionerConfig | None
-    config_source: str
-    image_size: int = 512
-    border_ratio: float = 0.15
-    notes: tuple[str, ...] = ()
-    # Why the latent count is unknown; empty when config.yaml or a released network gives it.
-    unknown_latents: str = ""
-
-    @property
-    def num_latents(self) -> int:
-        if self.unknown_latents:
-            raise CheckpointError(self.unknown_latents)
-        return self.vae.num_latents if self.vae is not None else RELEASE_DEFAULT_LATENTS
-
-    @property
-    def guidance_embedded(self) -> bool:
-        return bool(self.dit is not None and self.dit.guidance_embed)
-
-    @property
-    def multiview(self) -> bool:
-        return bool(self.conditioner is not None and self.conditioner.multiview)
-
-
-@dataclass
-class ShapeModel:
-    """The loaded networks of one shape checkpoint; parts not asked for are None."""
-
-    configs: ShapeModelConfigs
-    dit: HunyuanDiT | None
-    vae: ShapeVAE | None
-    conditioner: ImageConditioner | None
-    source: Path
-    dtype: torch.dtype = torch.float32
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
 
 @dataclass(frozen=True)
 class PartDescription:
@@ -169,32 +125,46 @@ def _read_yaml(path: Path) -> dict:
 # Recognising what a file holds
 
 
-def _part_prefixes(tensors: TensorFile) -> dict[str, str]:
-    """Map part name -> key prefix for the parts present in the file."""
+def _part_prefixes(tensors: TensorFile, family: ShapeFamily) -> dict[str, str]:
+    """Map part name -> key prefix for the parts of ``family`` present in the file."""
     keys = tensors.keys()
+    dit_key, vae_key = family.dit_signature_key, family.vae_signature_key
     found: dict[str, str] = {}
-    if f"model.{DIT_KEY}" in tensors:
+    if f"model.{dit_key}" in tensors:
         found["dit"] = "model."
-    elif DIT_KEY in tensors:
+    elif dit_key in tensors:
         found["dit"] = ""
-    if f"vae.{VAE_KEY}" in tensors:
+    if f"vae.{vae_key}" in tensors:
         found["vae"] = "vae."
-    elif VAE_KEY in tensors and "dit" not in found:
+    elif vae_key in tensors and "dit" not in found:
         found["vae"] = ""
-    if any(k.startswith(f"conditioner.{CONDITIONER_KEY_PREFIX}") for k in keys):
+    if any(k.startswith(f"conditioner.{family.conditioner_key_prefix}") for k in keys):
         found["conditioner"] = "conditioner."
     return found
+
+
+def _recognise(source: _Source) -> tuple[ShapeFamily, dict[str, str]]:
+    """The file's family (from its keys) and the prefixes of the parts it holds."""
+    family = family_for_keys(source.tensors)
+    if family is None:
+        raise _not_hunyuan_error(source)
+    return family, _part_prefixes(source.tensors, family)
 
 
 def _not_hunyuan_error(source: _Source) -> CheckpointError:
     keys = source.tensors.keys()
     groups = split_parts(keys)
     summary = ", ".join(f"{name}.* ({len(group)})" for name, group in list(groups.items())[:6])
+    expected = ", ".join(
+        f"model.{family.dit_signature_key}, vae.{family.vae_signature_key} or "
+        f"{family.vae_signature_key}"
+        for family in SHAPE_FAMILIES
+    )
     return CheckpointError(
         f"{source.weights} is not a Hunyuan3D 2.0 shape checkpoint: it has {len(keys)} tensors "
-        f"({summary or 'none'}) and none of the keys model.{DIT_KEY}, vae.{VAE_KEY} or "
-        f"{VAE_KEY}. Expected a file from tencent/Hunyuan3D-2 (hunyuan3d-dit-v2-0*/"
-        "model.fp16.safetensors) or ComfyUI's hunyuan3d-dit-v2*.safetensors."
+        f"({summary or 'none'}) and none of the keys {expected}. Expected a file from "
+        "tencent/Hunyuan3D-2 (hunyuan3d-dit-v2-0*/model.fp16.safetensors) or ComfyUI's "
+        "hunyuan3d-dit-v2*.safetensors."
     )
 
 
@@ -206,42 +176,25 @@ def _shapes(tensors: TensorFile, prefix: str) -> dict[str, torch.Size]:
     }
 
 
-def _target_name(section: dict | None) -> str:
-    if not isinstance(section, dict):
-        return ""
-    return str(section.get("target", "")).rsplit(".", 1)[-1]
-
-
-def _check_target(section: dict, expected: str, what: str, path: Path) -> dict:
+def _family_of_section(section: dict, part: str, path: Path) -> tuple[ShapeFamily, dict]:
+    """The family whose ``part`` ("dit" or "vae") config.yaml's ``section`` names, and the
+    section's params."""
+    what = "DiT" if part == "dit" else "VAE"
     if not isinstance(section, dict):
         raise CheckpointError(
             f"{path}: the {what} section of config.yaml must be a mapping with target and "
             f"params, got {section!r}; restore the config.yaml of the release folder."
         )
-    target = _target_name(section)
-    if target != expected:
+    family = family_for_target(section.get("target", ""), part)
+    if family is None:
         raise CheckpointError(
             f"{path}: config.yaml names {section.get('target')!r} for the {what}; this pack "
-            f"loads Hunyuan3D 2.0's {expected} (Hunyuan3D 2.1 and other models are not supported)."
+            f"loads {supported_targets(part)} (Hunyuan3D 2.1 and other models are not supported)."
         )
     params = section.get("params") or {}
     if not isinstance(params, dict):
         raise CheckpointError(f"{path}: the {what}'s params in config.yaml must be a mapping.")
-    return params
-
-
-def _variant_name(dit: DiTConfig | None, multiview: bool) -> str:
-    if dit is None:
-        return "vae"
-    for name, preset in DIT_PRESETS.items():
-        if name != "v2-mv" and preset == dit:
-            base = name
-            break
-    else:
-        base = "custom"
-    if multiview:
-        return "v2-mv-fast" if dit.guidance_embed else "v2-mv"
-    return base
+    return family, params
 
 
 def _multiview_from_name(path: Path) -> bool:
@@ -251,12 +204,10 @@ def _multiview_from_name(path: Path) -> bool:
 
 def resolve_configs(source: _Source) -> ShapeModelConfigs:
     """Configs from config.yaml when present, else read off the tensor shapes."""
-    prefixes = _part_prefixes(source.tensors)
-    if not prefixes:
-        raise _not_hunyuan_error(source)
+    family, prefixes = _recognise(source)
     if source.yaml is not None:
         return _configs_from_yaml(source, prefixes)
-    return _configs_from_shapes(source, prefixes)
+    return _configs_from_shapes(source, family, prefixes)
 
 
 def _configs_from_yaml(source: _Source, prefixes: dict[str, str]) -> ShapeModelConfigs:
@@ -266,7 +217,7 @@ def _configs_from_yaml(source: _Source, prefixes: dict[str, str]) -> ShapeModelC
         raise
     except (ValueError, TypeError, AttributeError, KeyError) as error:
         raise CheckpointError(
-            f"{source.weights.parent / CONFIG_NAME} is not a valid Hunyuan3D 2.0 config: {error}"
+            f"{source.weights.parent / CONFIG_NAME} is not a valid Hunyuan3D config: {error}"
         ) from error
 
 
@@ -275,77 +226,93 @@ def _parse_yaml_configs(source: _Source, prefixes: dict[str, str]) -> ShapeModel
     config_path = source.weights.parent / CONFIG_NAME
     notes: list[str] = []
     if "target" in data and "model" not in data:  # standalone VAE folder
-        vae = ShapeVAEConfig.from_params(_check_target(data, "ShapeVAE", "VAE", config_path))
+        family, params = _family_of_section(data, "vae", config_path)
         return ShapeModelConfigs(
-            variant="vae", dit=None, vae=vae, conditioner=None, config_source=str(config_path)
+            family=family, variant="vae", dit=None, vae=family.vae_from_params(params),
+            conditioner=None, config_source=str(config_path),
+            image_size=family.defaults.image_size, border_ratio=family.defaults.border_ratio,
         )
     dit = vae = conditioner = None
+    families = []
     if "model" in data:
-        dit = DiTConfig.from_params(_check_target(data["model"], "Hunyuan3DDiT", "DiT", config_path))
+        family, params = _family_of_section(data["model"], "dit", config_path)
+        families.append(family)
+        dit = family.dit_from_params(params)
     if "vae" in data:
-        vae = ShapeVAEConfig.from_params(_check_target(data["vae"], "ShapeVAE", "VAE", config_path))
+        family, params = _family_of_section(data["vae"], "vae", config_path)
+        families.append(family)
+        vae = family.vae_from_params(params)
+    if not families:
+        raise CheckpointError(f"{config_path} has neither a model nor a vae section.")
+    family = families[0]
     if "conditioner" in data:
-        conditioner = ConditionerConfig.from_yaml_section(data["conditioner"])
+        conditioner = family.conditioner_from_section(data["conditioner"])
     if "conditioner" not in prefixes and conditioner is not None:
         notes.append("the file holds no conditioner weights")
     processor = (data.get("image_processor") or {}).get("params") or {}
     return ShapeModelConfigs(
-        variant=_variant_name(dit, conditioner is not None and conditioner.multiview),
+        family=family,
+        variant=family.variant_name(dit, conditioner is not None and conditioner.multiview),
         dit=dit,
         vae=vae,
         conditioner=conditioner,
         config_source=str(config_path),
-        image_size=int(processor.get("size", 512)),
-        border_ratio=float(processor.get("border_ratio", 0.15)),
+        image_size=int(processor.get("size", family.defaults.image_size)),
+        border_ratio=float(processor.get("border_ratio", family.defaults.border_ratio)),
         notes=tuple(notes),
     )
 
 
-def _configs_from_shapes(source: _Source, prefixes: dict[str, str]) -> ShapeModelConfigs:
+def _configs_from_shapes(
+    source: _Source, family: ShapeFamily, prefixes: dict[str, str]
+) -> ShapeModelConfigs:
     tensors = source.tensors
     notes: list[str] = []
-    dit = infer_dit_config(_shapes(tensors, prefixes["dit"])) if "dit" in prefixes else None
+    dit = family.dit_from_shapes(_shapes(tensors, prefixes["dit"])) if "dit" in prefixes else None
     if dit is None:
         raise CheckpointError(
             f"{source.weights} holds a ShapeVAE without a {CONFIG_NAME} beside it. A standalone "
             f"VAE's latent count and scale factor are not stored in its weights: put the "
             f"{CONFIG_NAME} from the same release folder (e.g. hunyuan3d-vae-v2-0/) next to the file."
         )
-    is_mini = dit.depth == DIT_PRESETS["v2-mini"].depth
-    num_latents = MINI_LATENTS if is_mini else RELEASE_DEFAULT_LATENTS
+    preset = family.vae_preset_for_dit(dit)
+    num_latents = preset.num_latents
     # A folder is a release layout, which always has its config.yaml; without it a network
     # no release has (the demo model's, a trained one) would sample a count it never saw.
     # Single files carry no config by design (ComfyUI's repackaged checkpoints) and keep
     # the released count.
     unknown_latents = ""
-    if source.path.is_dir() and _variant_name(dit, multiview=False) == "custom":
+    if source.path.is_dir() and family.variant_name(dit, False) == "custom":
         unknown_latents = (
-            f"{source.path} has no {CONFIG_NAME} and its DiT matches no released Hunyuan3D "
-            "2.0 model, so its latent count and scale factor (not stored in the weights) are "
-            f"unknown; put the {CONFIG_NAME} it was made with back into the folder."
+            f"{source.path} has no {CONFIG_NAME} and its DiT matches no released "
+            f"{family.label} model, so its latent count and scale factor (not stored in the "
+            f"weights) are unknown; put the {CONFIG_NAME} it was made with back into the folder."
         )
         notes.append(f"no {CONFIG_NAME} and no released network: latent count unknown")
     else:
         notes.append(f"no {CONFIG_NAME}: networks read from tensor shapes, {num_latents} latents assumed")
     vae = None
     if "vae" in prefixes:
-        vae = infer_vae_config(_shapes(tensors, prefixes["vae"]), num_latents=num_latents)
-        preset = VAE_PRESETS["v2-mini" if is_mini else "v2-0"]
+        vae = family.vae_from_shapes(_shapes(tensors, prefixes["vae"]), num_latents=num_latents)
         vae = dataclasses.replace(vae, scale_factor=preset.scale_factor)
     conditioner = None
     if "conditioner" in prefixes:
         multiview = _multiview_from_name(source.weights)
         if multiview:
             notes.append("multi-view conditioner assumed from the file name")
-        conditioner = infer_conditioner_config(
-            _shapes(tensors, prefixes["conditioner"] + CONDITIONER_KEY_PREFIX), multiview=multiview
+        conditioner = family.conditioner_from_shapes(
+            _shapes(tensors, prefixes["conditioner"] + family.conditioner_key_prefix),
+            multiview=multiview,
         )
     return ShapeModelConfigs(
-        variant=_variant_name(dit, conditioner is not None and conditioner.multiview),
+        family=family,
+        variant=family.variant_name(dit, conditioner is not None and conditioner.multiview),
         dit=dit,
         vae=vae,
         conditioner=conditioner,
         config_source="tensor shapes",
+        image_size=family.defaults.image_size,
+        border_ratio=family.defaults.border_ratio,
         notes=tuple(notes),
         unknown_latents=unknown_latents,
     )
@@ -355,7 +322,7 @@ def describe_checkpoint(path: str | Path) -> CheckpointDescription:
     """Recognise what ``path`` holds from its config and tensor table only."""
     source = open_source(path)
     configs = resolve_configs(source)
-    prefixes = _part_prefixes(source.tensors)
+    prefixes = _part_prefixes(source.tensors, configs.family)
     parts = []
     for name, prefix in prefixes.items():
         keys = [k for k in source.tensors.keys() if k.startswith(prefix)]
@@ -398,19 +365,21 @@ def load_shape_model(
         raise ValueError(f"Unknown parts {sorted(unknown)}; choose from dit, vae, conditioner.")
     source = open_source(path)
     configs = resolve_configs(source)
-    prefixes = _part_prefixes(source.tensors)
+    family = configs.family
+    prefixes = _part_prefixes(source.tensors, family)
     if "dit" in wanted and "dit" not in prefixes:
         raise CheckpointError(
-            f"{source.weights} holds a ShapeVAE, not a shape model (no model.{DIT_KEY}). Load "
+            f"{source.weights} holds a ShapeVAE, not a shape model (no "
+            f"model.{family.dit_signature_key}). Load "
             "it as a VAE (load_shape_vae / the Load Shape VAE node), or pick the "
             "hunyuan3d-dit-v2-* checkpoint here."
         )
     device = torch.device(device)
     loaded: dict[str, nn.Module | None] = {"dit": None, "vae": None, "conditioner": None}
     builders: dict[str, tuple[Callable[[], nn.Module], object]] = {
-        "dit": (lambda: HunyuanDiT(configs.dit), configs.dit),
-        "vae": (lambda: ShapeVAE(configs.vae), configs.vae),
-        "conditioner": (lambda: ImageConditioner(configs.conditioner), configs.conditioner),
+        "dit": (lambda: family.build_dit(configs.dit), configs.dit),
+        "vae": (lambda: family.build_vae(configs.vae), configs.vae),
+        "conditioner": (lambda: family.build_conditioner(configs.conditioner), configs.conditioner),
     }
     for name in ("dit", "vae", "conditioner"):
         if name not in wanted:
@@ -439,11 +408,11 @@ def load_shape_vae(
     """Load a ShapeVAE from a standalone VAE folder or from a combined shape checkpoint."""
     source = open_source(path)
     configs = resolve_configs(source)
-    prefixes = _part_prefixes(source.tensors)
+    prefixes = _part_prefixes(source.tensors, configs.family)
     if "vae" not in prefixes or configs.vae is None:
         raise _missing_part_error(source, "vae")
     vae = _load_part(
-        lambda: ShapeVAE(configs.vae), source.tensors, prefixes["vae"], "vae",
+        lambda: configs.family.build_vae(configs.vae), source.tensors, prefixes["vae"], "vae",
         torch.device(device), dtype,
     )
     return vae, configs

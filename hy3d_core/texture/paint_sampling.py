@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..io.paint_checkpoints import PaintModel
+from ..models.paint_model import PaintModel
 from ..models.paint_unet import MAX_GENERATED_VIEWS
 from ..sampling.progress import Progress
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..geometry.mesh import Mesh
-from ..io.paint_checkpoints import PaintModel
+from ..models.paint_model import PaintModel
 from ..render.cameras import camera_preset
 from ..render.geometry_maps import render_geometry_maps
 from ..render.normalization import mesh_in_render_frame

@@ -20,8 +20,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ..models.conditioner import ConditionerConfig, ImageConditioner
-from ..models.dit import DiTConfig, HunyuanDiT
+from ..models.conditioner import ImageConditioner
+from ..models.conditioner_config import ConditionerConfig
+from ..models.dit import HunyuanDiT
+from ..models.dit_config import DiTConfig
 from ..models.shape_vae import ShapeVAE
 from ..sampling.progress import Progress
 from .objectives import drop_conditions, encoder_surface, flow_matching_loss

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..models.dit import HunyuanDiT
-from ..models.shape_vae import ShapeVAE, ShapeVAEConfig
+from ..models.shape_vae import ShapeVAE
+from ..models.shape_vae_config import ShapeVAEConfig
 from ..sampling.flow_matching import NUM_TRAIN_TIMESTEPS
 
 # Columns of a prepared surface row: xyz, normal, sharp-edge flag.

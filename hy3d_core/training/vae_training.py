@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..models.shape_vae import ShapeVAE, ShapeVAEConfig
+from ..models.shape_vae import ShapeVAE
+from ..models.shape_vae_config import ShapeVAEConfig
 from ..sampling.progress import Progress
 from .objectives import encoder_surface, vae_loss
 from .trainer import ProcessGroup, TrainingSettings, run_training

@@ -8,7 +8,8 @@ the reference package on transformers 5 uses the renamed layout.
 import torch
 
 from hy3d_core.io.dinov2_layout import to_released_layout
-from hy3d_core.models.conditioner import CONDITIONER_PRESETS, ImageConditioner
+from hy3d_core.models.conditioner import ImageConditioner
+from hy3d_core.models.conditioner_config import CONDITIONER_PRESETS
 
 GIANT_HIDDEN, GIANT_LAYERS, SWIGLU_HIDDEN = 1536, 40, 4096
 

@@ -9,9 +9,11 @@ from safetensors import safe_open
 
 from hy3d_core.io.shape_checkpoint_writer import write_shape_model, write_shape_vae
 from hy3d_core.io.shape_checkpoints import describe_checkpoint, load_shape_model, load_shape_vae
-from hy3d_core.models.conditioner import CONDITIONER_PRESETS, ConditionerConfig, ImageConditioner
-from hy3d_core.models.dit import DIT_PRESETS, DiTConfig, HunyuanDiT
-from hy3d_core.models.shape_vae import VAE_PRESETS, ShapeVAEConfig
+from hy3d_core.models.conditioner import ImageConditioner
+from hy3d_core.models.conditioner_config import CONDITIONER_PRESETS, ConditionerConfig
+from hy3d_core.models.dit import HunyuanDiT
+from hy3d_core.models.dit_config import DIT_PRESETS, DiTConfig
+from hy3d_core.models.shape_vae_config import VAE_PRESETS, ShapeVAEConfig
 from oracle import import_oracle
 from tiny_checkpoints import TINY_VAE_PARAMS, randomise, tiny_vae, tiny_yaml
 

@@ -7,9 +7,12 @@ from safetensors.torch import save_file
 from hy3d_core.__main__ import main as cli_main
 from hy3d_core.io.checkpoint_files import CheckpointError
 from hy3d_core.io.shape_checkpoints import describe_checkpoint, load_shape_model, load_shape_vae
-from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
-from hy3d_core.models.dit import DiTConfig, HunyuanDiT
-from hy3d_core.models.shape_vae import ShapeVAE, ShapeVAEConfig
+from hy3d_core.models.conditioner import ImageConditioner
+from hy3d_core.models.conditioner_config import ConditionerConfig
+from hy3d_core.models.dit import HunyuanDiT
+from hy3d_core.models.dit_config import DiTConfig
+from hy3d_core.models.shape_vae import ShapeVAE
+from hy3d_core.models.shape_vae_config import ShapeVAEConfig
 from tiny_checkpoints import (
     TINY_DIT_PARAMS,
     TINY_VAE_PARAMS,

@@ -9,12 +9,11 @@ import pytest
 import torch
 
 from hy3d_core.io.dinov2_layout import to_released_layout
-from hy3d_core.models.conditioner import (
+from hy3d_core.models.conditioner import ImageConditioner, view_index_embedding
+from hy3d_core.models.conditioner_config import (
     CONDITIONER_PRESETS,
     ConditionerConfig,
-    ImageConditioner,
     infer_conditioner_config,
-    view_index_embedding,
 )
 from oracle import import_oracle
 

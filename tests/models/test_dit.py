@@ -8,8 +8,9 @@ import pytest
 import torch
 import yaml
 
-from hy3d_core.models.dit import DIT_PRESETS, DiTConfig, HunyuanDiT, infer_dit_config
+from hy3d_core.models.dit import HunyuanDiT
 from hy3d_core.models.dit_blocks import timestep_features
+from hy3d_core.models.dit_config import DIT_PRESETS, DiTConfig, infer_dit_config
 from oracle import import_oracle
 
 TINY_PARAMS = dict(

@@ -8,12 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from hy3d_core.models.shape_vae import (
-    VAE_PRESETS,
-    ShapeVAE,
-    ShapeVAEConfig,
-    infer_vae_config,
-)
+from hy3d_core.models.shape_vae import ShapeVAE
+from hy3d_core.models.shape_vae_config import VAE_PRESETS, ShapeVAEConfig, infer_vae_config
 from oracle import import_oracle
 
 TINY = ShapeVAEConfig(

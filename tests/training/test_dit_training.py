@@ -11,9 +11,10 @@ from tiny_training_data import write_prepared_folder
 
 from hy3d_core.io.shape_checkpoint_writer import write_shape_vae
 from hy3d_core.io.shape_checkpoints import load_shape_model, load_shape_vae
-from hy3d_core.models.conditioner import ConditionerConfig, Dinov2Architecture
-from hy3d_core.models.dit import DiTConfig
-from hy3d_core.models.shape_vae import ShapeVAE, ShapeVAEConfig
+from hy3d_core.models.conditioner_config import ConditionerConfig, Dinov2Architecture
+from hy3d_core.models.dit_config import DiTConfig
+from hy3d_core.models.shape_vae import ShapeVAE
+from hy3d_core.models.shape_vae_config import ShapeVAEConfig
 from hy3d_core.pipelines import SamplingSettings, encode_images, sample_latents
 from hy3d_core.training.dit_training import LATENT_CACHE_NAME, encode_dataset, train_dit
 from hy3d_core.training.mesh_dataset import ShapeSampleDataset

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from hy3d_core.models.shape_vae import ShapeVAE, ShapeVAEConfig
+from hy3d_core.models.shape_vae import ShapeVAE
+from hy3d_core.models.shape_vae_config import ShapeVAEConfig
 from hy3d_core.sampling.flow_matching import NUM_TRAIN_TIMESTEPS
 from hy3d_core.training.objectives import (
     drop_conditions,

@@ -10,7 +10,7 @@ import torch
 from tiny_training_data import write_prepared_folder
 
 from hy3d_core.io.shape_checkpoints import load_shape_vae
-from hy3d_core.models.shape_vae import ShapeVAEConfig
+from hy3d_core.models.shape_vae_config import ShapeVAEConfig
 from hy3d_core.training.mesh_dataset import ShapeSampleDataset
 from hy3d_core.training.objectives import encoder_surface
 from hy3d_core.training.vae_training import starting_vae, train_vae
