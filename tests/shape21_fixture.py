@@ -13,10 +13,12 @@ import torch
 import yaml
 
 from hy3d_core.io.dinov2_layout import to_split_layout, uses_split_layout
-from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
+from hy3d_core.models.conditioner import ImageConditioner
+from hy3d_core.models.conditioner_config import ConditionerConfig
 from hy3d_core.models.dit_v2_1 import HunyuanDiTPlain
 from hy3d_core.models.dit_v2_1_config import DiTPlainConfig
-from hy3d_core.models.shape_vae import ShapeVAE, ShapeVAEConfig
+from hy3d_core.models.shape_vae import ShapeVAE
+from hy3d_core.models.shape_vae_config import ShapeVAEConfig
 from shared_fixtures import SHAPE_21, fixture_dir
 
 SUBFOLDER = "hunyuan3d-dit-v2-1"

@@ -26,7 +26,8 @@ from hy3d_core.io import atomic_files
 from hy3d_core.io.atomic_files import save_tensor, write_files_atomically
 from hy3d_core.io.mesh_files import load_mesh, save_mesh
 from hy3d_core.io.shape_checkpoints import describe_checkpoint, load_shape_model
-from hy3d_core.models.conditioner import ConditionerConfig, ImageConditioner
+from hy3d_core.models.conditioner import ImageConditioner
+from hy3d_core.models.conditioner_config import ConditionerConfig
 from hy3d_core.pipelines import SamplingSettings, generate_shape
 from hy3d_core.training.trainer import TrainingSettings, run_training
 from tiny_checkpoints import demo_model_copy, tiny_yaml

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..models.conditioner import Dinov2Architecture
+from ..models.conditioner_config import Dinov2Architecture
 from ..models.dino_features import DinoFeatures, DinoPreprocessing
 from ..models.paint_pbr_unet import PaintPbrUNet
 from .checkpoint_files import CheckpointError, TensorFile

@@ -189,7 +189,7 @@ def _family_of_section(section: dict, part: str, path: Path) -> tuple[ShapeFamil
     if family is None:
         raise CheckpointError(
             f"{path}: config.yaml names {section.get('target')!r} for the {what}; this pack "
-            f"loads {supported_targets(part)} (Hunyuan3D 2.1 and other models are not supported)."
+            f"loads {supported_targets(part)}; other models are not supported."
         )
     params = section.get("params") or {}
     if not isinstance(params, dict):
@@ -205,19 +205,29 @@ def _multiview_from_name(path: Path) -> bool:
 def resolve_configs(source: _Source) -> ShapeModelConfigs:
     """Configs from config.yaml when present, else read off the tensor shapes."""
     family, prefixes = _recognise(source)
-    if source.yaml is not None:
-        return _configs_from_yaml(source, prefixes)
-    return _configs_from_shapes(source, family, prefixes)
+    if source.yaml is None:
+        return _configs_from_shapes(source, family, prefixes)
+    configs = _configs_from_yaml(source, prefixes, family)
+    if configs.dit is not None and "dit" in prefixes and configs.family is not family:
+        raise CheckpointError(
+            f"{source.weights.parent / CONFIG_NAME} describes a {configs.family.label} model but "
+            f"{source.weights.name} holds {family.label} weights (model."
+            f"{family.dit_signature_key}); the config.yaml does not belong to these weights: "
+            "keep each release folder as downloaded."
+        )
+    return configs
 
 
-def _configs_from_yaml(source: _Source, prefixes: dict[str, str]) -> ShapeModelConfigs:
+def _configs_from_yaml(
+    source: _Source, prefixes: dict[str, str], family: ShapeFamily
+) -> ShapeModelConfigs:
     try:
         return _parse_yaml_configs(source, prefixes)
     except CheckpointError:
         raise
     except (ValueError, TypeError, AttributeError, KeyError) as error:
         raise CheckpointError(
-            f"{source.weights.parent / CONFIG_NAME} is not a valid Hunyuan3D config: {error}"
+            f"{source.weights.parent / CONFIG_NAME} is not a valid {family.label} config: {error}"
         ) from error
 
 

@@ -105,6 +105,16 @@ class DiTPlainConfig:
         return self.hidden_size // self.num_heads
 
     @property
+    def context_in_dim(self) -> int:
+        """The condition token width, under the name every DiT config answers to."""
+        return self.context_dim
+
+    @property
+    def guidance_embed(self) -> bool:
+        """2.1 has no guidance-distilled DiT: guidance is always a CFG batch."""
+        return False
+
+    @property
     def mlp_hidden(self) -> int:
         return int(self.hidden_size * _MLP_RATIO)
 

@@ -21,6 +21,8 @@ from .conditioner import ImageConditioner
 from .conditioner_config import ConditionerConfig, infer_conditioner_config
 from .dit import HunyuanDiT
 from .dit_config import DIT_PRESETS, DiTConfig, infer_dit_config
+from .dit_v2_1 import HunyuanDiTPlain
+from .dit_v2_1_config import DIT_V2_1_PRESETS, DiTPlainConfig, infer_config_from_shapes
 from .shape_vae import ShapeVAE
 from .shape_vae_config import VAE_PRESETS, ShapeVAEConfig, infer_vae_config
 
@@ -127,7 +129,40 @@ HUNYUAN3D_2_0 = ShapeFamily(
     ),
 )
 
-SHAPE_FAMILIES: tuple[ShapeFamily, ...] = (HUNYUAN3D_2_0,)
+def _hunyuan3d_21_variant(dit: DiTPlainConfig | None, multiview: bool) -> str:
+    if dit is None:
+        return "vae"
+    for name, preset in DIT_V2_1_PRESETS.items():
+        if preset == dit:
+            return name
+    return "custom"
+
+
+HUNYUAN3D_2_1 = ShapeFamily(
+    name="hunyuan3d-2.1",
+    label="Hunyuan3D 2.1",
+    dit_targets=("HunYuanDiTPlain",),
+    vae_targets=("ShapeVAE",),
+    dit_signature_key="t_embedder.mlp.2.weight",
+    vae_signature_key="geo_decoder.output_proj.weight",
+    conditioner_key_prefix="main_image_encoder.model.",
+    dit_from_params=DiTPlainConfig.from_params,
+    dit_from_shapes=infer_config_from_shapes,
+    build_dit=HunyuanDiTPlain,
+    vae_from_params=ShapeVAEConfig.from_params,
+    vae_from_shapes=infer_vae_config,
+    build_vae=ShapeVAE,
+    conditioner_from_section=ConditionerConfig.from_yaml_section,
+    conditioner_from_shapes=infer_conditioner_config,
+    build_conditioner=ImageConditioner,
+    # One released VAE (4096 latents, scale factor 1.00395...); FlashVDM decodes with it too.
+    vae_preset_for_dit=lambda dit: VAE_PRESETS["v2-1"],
+    variant_name=_hunyuan3d_21_variant,
+    # The 2.1 pipeline's defaults are 2.0's; its image processor also makes 512 x 512.
+    defaults=HUNYUAN3D_2_0.defaults,
+)
+
+SHAPE_FAMILIES: tuple[ShapeFamily, ...] = (HUNYUAN3D_2_0, HUNYUAN3D_2_1)
 """Every family the loaders recognise, tried in this order."""
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from hy3d_core.models.conditioner import CONDITIONER_PRESETS, ImageConditioner
+from hy3d_core.models.conditioner import ImageConditioner
+from hy3d_core.models.conditioner_config import CONDITIONER_PRESETS
 from shape21_fixture import load_conditioner
 from shared_fixtures import SHAPE_21, load_reference
 

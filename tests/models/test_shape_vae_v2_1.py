@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from hy3d_core.models.shape_vae import VAE_PRESETS, ShapeVAE, ShapeVAEConfig
+from hy3d_core.models.shape_vae import ShapeVAE
+from hy3d_core.models.shape_vae_config import VAE_PRESETS, ShapeVAEConfig
 from shape21_fixture import fixture_config, load_vae
 from shared_fixtures import SHAPE_21, load_reference
 
