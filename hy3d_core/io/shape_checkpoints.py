@@ -179,11 +179,12 @@ def _shapes(tensors: TensorFile, prefix: str) -> dict[str, torch.Size]:
 def _family_of_section(section: dict, part: str, path: Path) -> tuple[ShapeFamily, dict]:
     """The family whose ``part`` ("dit" or "vae") config.yaml's ``section`` names, and the
     section's params."""
-    family = family_for_target(section.get("target", ""), part)
+    target = section.get("target") if isinstance(section, dict) else None
+    family = family_for_target(str(target or ""), part)
     what = "DiT" if part == "dit" else "VAE"
     if family is None:
         raise CheckpointError(
-            f"{path}: config.yaml names {section.get('target')!r} for the {what}; this pack "
+            f"{path}: config.yaml names {target!r} for the {what}; this pack "
             f"loads {supported_targets(part)} (Hunyuan3D 2.1 and other models are not supported)."
         )
     params = section.get("params") or {}
