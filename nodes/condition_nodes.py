@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..hy3d_core.comfy_formats import images_to_signed_channels_first
+from .comfy_formats import images_to_signed_channels_first
 from ..hy3d_core.image.prepare import VIEW_INDICES
 from ..hy3d_core.models.shape_model import ShapeModel
 from ..hy3d_core.pipelines import encode_images, encode_views

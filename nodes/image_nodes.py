@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..hy3d_core.comfy_formats import mask_to_opacity
+from .comfy_formats import mask_to_opacity
 from ..hy3d_core.image.background import METHODS, remove_background
 from ..hy3d_core.image.prepare import DEFAULT_BORDER_RATIO, DEFAULT_SIZE, prepare_image
 from .comfy_runtime import models_dir, torch_device

@@ -1,15 +1,18 @@
-"""Which shape checkpoints the loader nodes offer, and where each choice lives on disk.
+"""Which models the loader nodes offer, and where each choice lives on disk.
 
-Three places are searched (docs/architecture.md, Weights on disk):
-``models/hunyuan3d/`` for official folders (``config.yaml`` + weights, kept as released,
-possibly inside a downloaded repository folder) and loose files; ``models/checkpoints/``
-and ``models/diffusion_models/`` for ComfyUI's single files, which share those folders
-with every other model, so only names mentioning Hunyuan3D are listed from them.
+Shape checkpoints are searched in three places (docs/architecture.md, Weights on disk): ``models/hunyuan3d/`` for official
+folders (``config.yaml`` + weights, kept as released, possibly inside a downloaded
+repository folder) and loose files; ``models/checkpoints/`` and
+``models/diffusion_models/`` for ComfyUI's single files, which share those folders with
+every other model, so only names mentioning Hunyuan3D are listed from them. The Paint and
+Delight models are diffusers folders under ``models/hunyuan3d/``, named as released. One
+walk (:func:`_scan`) finds them all.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from ..hy3d_core.demo import DEMO_MODEL_DIR
 from .comfy_runtime import model_roots
@@ -45,27 +48,29 @@ def _is_release_folder(folder: Path) -> bool:
     return (folder / "config.yaml").is_file() and any(_is_weights(entry) for entry in folder.iterdir())
 
 
-def _scan_own_folder(root: Path, folder: Path, depth: int, found: dict[str, Path]) -> None:
+def _scan(root: Path, folder: Path, depth: int, found: dict[str, Path], *,
+          is_model: Callable[[Path], bool], may_enter: Callable[[Path], bool]) -> None:
+    """Add every entry under ``folder`` (down to ``_MAX_DEPTH`` below ``root``) that
+    ``is_model`` accepts, named by its path under ``root``; a model is not searched
+    inside, other folders only when ``may_enter`` allows."""
     for entry in sorted(folder.iterdir()):
-        name = entry.relative_to(root).as_posix()
-        if entry.is_dir() and not entry.name.startswith("."):
-            if _is_other_library_folder(entry):
-                continue
-            if _is_release_folder(entry):
-                found.setdefault(name, entry)
-            elif depth < _MAX_DEPTH:
-                _scan_own_folder(root, entry, depth + 1, found)
-        elif _is_weights(entry) and not (folder / "config.yaml").is_file():
-            found.setdefault(name, entry)
-
-
-def _scan_shared_folder(kind: str, root: Path, found: dict[str, Path]) -> None:
-    for entry in sorted(root.rglob("*")):
-        relative = entry.relative_to(root)
-        if len(relative.parts) > _MAX_DEPTH or not _is_weights(entry):
+        if entry.name.startswith("."):
             continue
-        if any(marker in entry.name.lower() for marker in SHARED_NAME_MARKERS):
-            found.setdefault(f"{kind}/{relative.as_posix()}", entry)
+        if is_model(entry):
+            found.setdefault(entry.relative_to(root).as_posix(), entry)
+        elif entry.is_dir() and depth < _MAX_DEPTH and may_enter(entry):
+            _scan(root, entry, depth + 1, found, is_model=is_model, may_enter=may_enter)
+
+
+def _is_own_checkpoint(entry: Path) -> bool:
+    """A release folder, or a loose weights file outside one."""
+    if entry.is_dir():
+        return not _is_other_library_folder(entry) and _is_release_folder(entry)
+    return _is_weights(entry) and not (entry.parent / "config.yaml").is_file()
+
+
+def _is_shared_checkpoint(entry: Path) -> bool:
+    return _is_weights(entry) and any(marker in entry.name.lower() for marker in SHARED_NAME_MARKERS)
 
 
 def available_checkpoints() -> dict[str, Path]:
@@ -74,11 +79,15 @@ def available_checkpoints() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for root in model_roots(OWN_KIND):
         if root.is_dir():
-            _scan_own_folder(root, root, 1, found)
+            _scan(root, root, 1, found, is_model=_is_own_checkpoint,
+                  may_enter=lambda folder: not _is_other_library_folder(folder))
     for kind in SHARED_KINDS:
         for root in model_roots(kind):
             if root.is_dir():
-                _scan_shared_folder(kind, root, found)
+                shared: dict[str, Path] = {}
+                _scan(root, root, 1, shared, is_model=_is_shared_checkpoint, may_enter=lambda folder: True)
+                for name, path in shared.items():
+                    found.setdefault(f"{kind}/{name}", path)
     return found
 
 
@@ -122,4 +131,44 @@ def resolve_checkpoint(name: str) -> Path:
     found = available_checkpoints()
     if name not in found:
         raise FileNotFoundError(f"{name!r} is not in {searched} (any more?). {WHERE_MODELS_GO}")
+    return found[name]
+
+
+def where_folder_goes(prefix: str) -> str:
+    return (
+        f"Download the folder {prefix}/ of huggingface.co/tencent/Hunyuan3D-2 whole (model_index.json, "
+        f"unet/, vae/, scheduler/ and the rest) and put it at ComfyUI/models/hunyuan3d/{prefix}/."
+    )
+
+
+def diffusers_folders(prefix: str, needs_unet: bool) -> dict[str, Path]:
+    """Choice name (path under models/hunyuan3d/) -> folder, for diffusers folders named
+    ``prefix*`` (with a ``unet/`` when ``needs_unet``)."""
+    def is_model(entry: Path) -> bool:
+        return (entry.is_dir() and entry.name.lower().startswith(prefix)
+                and (entry / "model_index.json").is_file()
+                and (not needs_unet or (entry / "unet").is_dir()))
+
+    found: dict[str, Path] = {}
+    for root in model_roots(OWN_KIND):
+        if root.is_dir():
+            _scan(root, root, 1, found, is_model=is_model,
+                  may_enter=lambda folder: not (folder / "model_index.json").is_file())
+    return found
+
+
+def diffusers_folder_choices(prefix: str, needs_unet: bool, nothing: str) -> list[str]:
+    """The folders found, the one named exactly ``prefix`` first; ``[nothing]`` when none."""
+    names = sorted(diffusers_folders(prefix, needs_unet), key=lambda name: (Path(name).name != prefix, name))
+    return names or [nothing]
+
+
+def resolve_diffusers_folder(name: str, prefix: str, needs_unet: bool, nothing: str) -> Path:
+    """The folder of a choice, or an error that says where the folder goes."""
+    roots = [str(root) for root in model_roots(OWN_KIND)]
+    searched = ", ".join(roots) if roots else "no model folder (outside ComfyUI, set HY3D_MODELS_DIR)"
+    found = diffusers_folders(prefix, needs_unet)
+    if name == nothing or name not in found:
+        what = "No folder was chosen" if name == nothing else f"{name!r} was not found"
+        raise FileNotFoundError(f"{what} in {searched}. {where_folder_goes(prefix)}")
     return found[name]

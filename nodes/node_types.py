@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from ..hy3d_core.comfy_formats import (
+from .comfy_formats import (
     grid_from_comfy_voxels,
     grid_to_comfy_voxels,
     meshes_from_batch,

@@ -12,10 +12,17 @@ from pathlib import Path
 
 import torch
 
-from ..hy3d_core.comfy_formats import mask_to_opacity
+from .comfy_formats import mask_to_opacity
+from ..hy3d_core.io.delight_checkpoints import load_delight_pipeline
 from ..hy3d_core.io.paint_checkpoints import load_paint_model
 from ..hy3d_core.models.paint_model import PaintModel
 from ..hy3d_core.render.cameras import CameraSet
+from ..hy3d_core.sampling.paint_sampling import (
+    RELEASED_GUIDANCE,
+    RELEASED_STEPS,
+    RELEASED_VIEW_SIZE,
+    sample_paint_views,
+)
 from ..hy3d_core.texture.delight import (
     RELEASED_IMAGE_GUIDANCE,
     RELEASED_SEED,
@@ -23,13 +30,6 @@ from ..hy3d_core.texture.delight import (
     RELEASED_STEPS as RELEASED_DELIGHT_STEPS,
     RELEASED_TEXT_GUIDANCE,
     delight_image,
-    load_delight_pipeline,
-)
-from ..hy3d_core.texture.paint_sampling import (
-    RELEASED_GUIDANCE,
-    RELEASED_STEPS,
-    RELEASED_VIEW_SIZE,
-    sample_paint_views,
 )
 from . import model_cache
 from .comfy_runtime import (
@@ -37,13 +37,12 @@ from .comfy_runtime import (
     DTYPE_CHOICES,
     in_use,
     load_parked,
-    model_roots,
     run_interruptible,
     torch_device,
     torch_dtype,
 )
 from .image_nodes import BACKGROUND_IS_ONE, MASK_CONVENTIONS, OBJECT_IS_ONE
-from .model_files import OWN_KIND
+from .model_files import diffusers_folder_choices, resolve_diffusers_folder, where_folder_goes
 from .node_types import CAMERAS, DELIGHT_MODEL, PAINT_MODEL, on_intermediate_device
 from .shape_nodes import MAX_SEED
 
@@ -53,58 +52,11 @@ PAINT_PREFIX = "hunyuan3d-paint-v2-0"
 DELIGHT_PREFIX = "hunyuan3d-delight-v2-0"
 NO_PAINT_FOUND = "(no Hunyuan3D-Paint folder found)"
 NO_DELIGHT_FOUND = "(no Hunyuan3D-Delight folder found)"
-_MAX_DEPTH = 3
-
-
-def where_folder_goes(prefix: str) -> str:
-    return (
-        f"Download the folder {prefix}/ of huggingface.co/tencent/Hunyuan3D-2 whole (model_index.json, "
-        f"unet/, vae/, scheduler/ and the rest) and put it at ComfyUI/models/hunyuan3d/{prefix}/."
-    )
-
-
-def _is_model_folder(folder: Path, prefix: str, needs_unet: bool) -> bool:
-    return (folder.name.lower().startswith(prefix) and (folder / "model_index.json").is_file()
-            and (not needs_unet or (folder / "unet").is_dir()))
-
-
-def _scan(root: Path, folder: Path, depth: int, prefix: str, needs_unet: bool, found: dict[str, Path]) -> None:
-    for entry in sorted(folder.iterdir()):
-        if not entry.is_dir() or entry.name.startswith("."):
-            continue
-        if _is_model_folder(entry, prefix, needs_unet):
-            found.setdefault(entry.relative_to(root).as_posix(), entry)
-        elif depth < _MAX_DEPTH and not (entry / "model_index.json").is_file():
-            _scan(root, entry, depth + 1, prefix, needs_unet, found)
-
-
-def model_folders(prefix: str, needs_unet: bool) -> dict[str, Path]:
-    """Choice name (path under models/hunyuan3d/) -> folder, for folders named ``prefix*``."""
-    found: dict[str, Path] = {}
-    for root in model_roots(OWN_KIND):
-        if root.is_dir():
-            _scan(root, root, 1, prefix, needs_unet, found)
-    return found
-
-
-def _choices(prefix: str, needs_unet: bool, nothing: str) -> list[str]:
-    names = sorted(model_folders(prefix, needs_unet), key=lambda name: (Path(name).name != prefix, name))
-    return names or [nothing]
-
-
-def _resolve(name: str, prefix: str, needs_unet: bool, nothing: str) -> Path:
-    roots = [str(root) for root in model_roots(OWN_KIND)]
-    searched = ", ".join(roots) if roots else "no model folder (outside ComfyUI, set HY3D_MODELS_DIR)"
-    found = model_folders(prefix, needs_unet)
-    if name == nothing or name not in found:
-        what = "No folder was chosen" if name == nothing else f"{name!r} was not found"
-        raise FileNotFoundError(f"{what} in {searched}. {where_folder_goes(prefix)}")
-    return found[name]
 
 
 def _signature(name: str, prefix: str, needs_unet: bool, nothing: str) -> tuple | str:
     try:
-        folder = _resolve(name, prefix, needs_unet, nothing)
+        folder = resolve_diffusers_folder(name, prefix, needs_unet, nothing)
     except FileNotFoundError:
         return name
     return tuple(model_cache.file_signature(part) for part in (folder, folder / "unet") if part.is_dir())
@@ -139,7 +91,7 @@ class LoadPaintModel:
 
     @classmethod
     def INPUT_TYPES(cls):
-        choices = _choices(PAINT_PREFIX, True, NO_PAINT_FOUND)
+        choices = diffusers_folder_choices(PAINT_PREFIX, True, NO_PAINT_FOUND)
         return {
             "required": {
                 "folder": (choices, {"default": choices[0],
@@ -155,7 +107,7 @@ class LoadPaintModel:
         return _signature(folder, PAINT_PREFIX, True, NO_PAINT_FOUND)
 
     def load(self, folder: str, dtype: str, device: str):
-        path = _resolve(folder, PAINT_PREFIX, True, NO_PAINT_FOUND)
+        path = resolve_diffusers_folder(folder, PAINT_PREFIX, True, NO_PAINT_FOUND)
         chosen_device = torch_device(device)
         chosen_dtype = torch_dtype(dtype, chosen_device)
 
@@ -183,7 +135,7 @@ class LoadDelightModel:
 
     @classmethod
     def INPUT_TYPES(cls):
-        choices = _choices(DELIGHT_PREFIX, False, NO_DELIGHT_FOUND)
+        choices = diffusers_folder_choices(DELIGHT_PREFIX, False, NO_DELIGHT_FOUND)
         return {
             "required": {
                 "folder": (choices, {"default": choices[0],
@@ -199,7 +151,7 @@ class LoadDelightModel:
         return _signature(folder, DELIGHT_PREFIX, False, NO_DELIGHT_FOUND)
 
     def load(self, folder: str, dtype: str, device: str):
-        path = _resolve(folder, DELIGHT_PREFIX, False, NO_DELIGHT_FOUND)
+        path = resolve_diffusers_folder(folder, DELIGHT_PREFIX, False, NO_DELIGHT_FOUND)
         chosen_device = torch_device(device)
         chosen_dtype = torch_dtype(dtype, chosen_device)
 

@@ -1,7 +1,7 @@
 """The shape stages: sampling, volume decoding, surface extraction, clean-up, mesh encoding.
 
 Latents cross node boundaries as ComfyUI LATENTs in the layout of its own Hunyuan3D
-nodes (``hy3d_core.comfy_formats``), so ComfyUI's VAEDecodeHunyuan3D decodes ours and
+nodes (``nodes/comfy_formats.py``), so ComfyUI's VAEDecodeHunyuan3D decodes ours and
 Decode Shape Volume decodes what its EmptyLatentHunyuan3Dv2 + KSampler produce.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from ..hy3d_core.comfy_formats import COMFY_LATENT_TYPE, latents_from_comfy, latents_to_comfy
-from ..hy3d_core.encoding import encode_mesh
+from .comfy_formats import COMFY_LATENT_TYPE, latents_from_comfy, latents_to_comfy
 from ..hy3d_core.geometry.cleanup import clean_mesh
 from ..hy3d_core.geometry.volume_decoding import DEFAULT_NUM_CHUNKS
+from ..hy3d_core.models.families import HUNYUAN3D_2_0
 from ..hy3d_core.models.shape_model import ShapeModel
 from ..hy3d_core.pipelines import (
     DECODERS,
@@ -23,6 +23,7 @@ from ..hy3d_core.pipelines import (
     grid_to_meshes,
     sample_latents,
 )
+from ..hy3d_core.pipelines.encoding import encode_mesh
 from .comfy_runtime import in_use, run_interruptible
 from .node_types import (
     CONDITION,
@@ -38,6 +39,10 @@ from .node_types import (
 )
 
 CATEGORY = "Hunyuan3D/shape"
+RELEASE = HUNYUAN3D_2_0.defaults
+# The grid ComfyUI's own Hunyuan3D nodes decode at: a quarter of the release's cells' time
+# and memory, so the node starts there (the release's 384 is one step away).
+COMFY_OCTREE_RESOLUTION = 256
 MESH_CATEGORY = "Hunyuan3D/mesh"
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
 _LATENT_TOOLTIP = (
@@ -73,13 +78,13 @@ class SampleShape:
                 "seed": ("INT", {"default": 0, "min": 0, "max": MAX_SEED, "control_after_generate": True,
                                  "tooltip": "Seed of the starting noise; the same seed gives the same "
                                             "shape on any device."}),
-                "steps": ("INT", {"default": 50, "min": 1, "max": 200,
-                                  "tooltip": "Model calls (the release uses 50, its demo 30; turbo "
-                                             "models about 5)."}),
-                "guidance": ("FLOAT", {"default": 5.0, "min": -1.0, "max": 100.0, "step": 0.1,
-                                       "tooltip": "Classifier-free guidance scale (release: 5.0). A "
-                                                  "negative value turns guidance off (one model call "
-                                                  "per step)."}),
+                "steps": ("INT", {"default": RELEASE.steps, "min": 1, "max": 200,
+                                  "tooltip": f"Model calls (the release uses {RELEASE.steps}, its "
+                                             "demo 30; turbo models about 5)."}),
+                "guidance": ("FLOAT", {"default": RELEASE.guidance, "min": -1.0, "max": 100.0, "step": 0.1,
+                                       "tooltip": "Classifier-free guidance scale (release: "
+                                                  f"{RELEASE.guidance}). A negative value turns "
+                                                  "guidance off (one model call per step)."}),
                 "skip_last_call": ("BOOLEAN", {"default": True,
                                                "tooltip": "The release's last model call is a step "
                                                           "of length zero: skipping it gives the same "
@@ -136,14 +141,16 @@ class DecodeShapeVolume:
             "required": {
                 "vae": (SHAPE_VAE, {"tooltip": "From Load Shape Model (its vae output) or Load Shape VAE."}),
                 "latent": ("LATENT", {"tooltip": _LATENT_TOOLTIP}),
-                "decoder": (list(DECODERS), {"default": "dense",
+                "decoder": (list(DECODERS), {"default": RELEASE.decoder,
                                              "tooltip": "dense: as released; hierarchical: same "
                                                         "surface, much faster; flashvdm: fastest, "
                                                         "slightly approximate."}),
-                "octree_resolution": ("INT", {"default": 256, "min": 16, "max": 1024, "step": 1,
-                                              "tooltip": "Grid cells per axis (ComfyUI uses 256, the "
-                                                         "release 384). Memory and time grow with "
-                                                         "its cube."}),
+                "octree_resolution": ("INT", {"default": COMFY_OCTREE_RESOLUTION, "min": 16, "max": 1024,
+                                              "step": 1,
+                                              "tooltip": "Grid cells per axis (ComfyUI uses "
+                                                         f"{COMFY_OCTREE_RESOLUTION}, the release "
+                                                         f"{RELEASE.octree_resolution}). Memory and "
+                                                         "time grow with its cube."}),
                 "num_chunks": ("INT", {"default": DEFAULT_NUM_CHUNKS, "min": 1000, "max": 1000000,
                                        "step": 1000,
                                        "tooltip": "Points evaluated per batch: larger is faster "
@@ -220,9 +227,9 @@ class PostprocessMesh:
                 "mesh": ("MESH", {"tooltip": "Any MESH, ours or ComfyUI's."}),
                 "remove_floaters": ("BOOLEAN", {"default": True, "tooltip": "Drop small disconnected pieces."}),
                 "remove_degenerate": ("BOOLEAN", {"default": True, "tooltip": "Drop faces of zero area."}),
-                "max_faces": ("INT", {"default": 40000, "min": 0, "max": 10000000, "step": 1000,
+                "max_faces": ("INT", {"default": RELEASE.max_faces, "min": 0, "max": 10000000, "step": 1000,
                                       "tooltip": "Decimate to about this many faces (the demo's "
-                                                 "40000); 0 keeps every face."}),
+                                                 f"{RELEASE.max_faces}); 0 keeps every face."}),
             }
         }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..hy3d_core.comfy_formats import mask_to_opacity
+from .comfy_formats import mask_to_opacity
 from ..hy3d_core.geometry.mesh import Mesh
 from ..hy3d_core.render.cameras import PRESETS, CameraSet, camera_preset, orbit_cameras
 from ..hy3d_core.render.geometry_maps import render_geometry_maps

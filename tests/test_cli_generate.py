@@ -9,7 +9,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from hy3d_core.cli_generate import add_generate_arguments, command_generate
+from hy3d_core.cli.generate_command import add_generate_arguments, command_generate
 from hy3d_core.image.prepare import prepare_image
 from hy3d_core.io.shape_checkpoints import load_shape_model
 from hy3d_core.pipelines import SamplingSettings, VolumeSettings, decode_volume, encode_images, sample_latents

@@ -6,10 +6,10 @@ import torch
 import trimesh
 from PIL import Image
 
-from hy3d_core.__main__ import main
+from hy3d_core.cli import main
+from hy3d_core.image.prepare import prepare_image
 from hy3d_core.io.shape_checkpoints import load_shape_model
 from hy3d_core.pipelines import SamplingSettings, VolumeSettings, decode_volume, encode_images, sample_latents
-from hy3d_core.image.prepare import prepare_image
 from tiny_checkpoints import write_tiny_shape_model
 
 SEED = 7

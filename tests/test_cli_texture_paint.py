@@ -8,7 +8,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from hy3d_core.cli_texture import add_texture_arguments, command_texture
+from hy3d_core.cli.texture_command import add_texture_arguments, command_texture
 from tiny_paint import TINY_VIEW_SIZE, write_tiny_delight_folder, write_tiny_paint_folder
 
 

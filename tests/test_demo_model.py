@@ -11,8 +11,8 @@ import trimesh
 from PIL import Image
 
 import hy3d_core.demo as demo
-from hy3d_core.__main__ import build_parser, main
-from hy3d_core.cli_generate import add_generate_arguments, command_generate
+from hy3d_core.cli import build_parser, main
+from hy3d_core.cli.generate_command import add_generate_arguments, command_generate
 from hy3d_core.demo import DEMO_MODEL_DIR, DEMO_SHAPE_DEFAULTS, demo_model_dir, shape_defaults_for
 from hy3d_core.geometry.normalization import RELEASED_ENCODER_BOUND, normalize_mesh
 from hy3d_core.geometry.occupancy_iou import occupancy_iou

@@ -9,10 +9,10 @@ import pytest
 import torch
 import trimesh
 
-from hy3d_core.encoding import encode_mesh
 from hy3d_core.geometry.mesh import Mesh
 from hy3d_core.models.shape_vae import ShapeVAE
 from hy3d_core.models.shape_vae_config import ShapeVAEConfig
+from hy3d_core.pipelines.encoding import encode_mesh
 
 TINY_ENCODER = ShapeVAEConfig(
     num_latents=16, embed_dim=8, width=32, heads=2, num_decoder_layers=1, num_freqs=4,

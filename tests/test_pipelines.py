@@ -18,6 +18,7 @@ from hy3d_core.pipelines import (
     grid_to_meshes,
     sample_latents,
 )
+from hy3d_core.sampling.progress import Progress
 from oracle import import_oracle
 from tiny_checkpoints import (
     combined_state_dict,
@@ -166,6 +167,34 @@ def test_generate_shape_end_to_end(ours):
     assert result.latents.shape == (1, ours.configs.num_latents, 8)
     assert result.grid.shape == (1, 33, 33, 33)
     assert len(result.meshes) == 1 and len(result.meshes[0].faces) > 0
+
+
+def test_generate_shape_reports_each_stage_and_hands_out_the_latents(ours):
+    """One progress per stage, named as the command line labels its bars, and the latents
+    handed out before decoding starts (so --save-latents keeps them if decoding fails)."""
+    reports: dict[str, list[tuple[int, int]]] = {}
+    seen = []
+
+    def progress_for(stage: str) -> Progress:
+        return Progress(lambda done, total: reports.setdefault(stage, []).append((done, total)))
+
+    def on_latents(latents: torch.Tensor) -> None:
+        assert list(reports) == ["sampling"], "the latents must come out before decoding"
+        seen.append(latents.clone())
+
+    level = float(decode_volume(ours.vae, _latents(ours), VolumeSettings(octree_resolution=32)).median())
+    result = generate_shape(
+        ours, prepare_image(_rgba_image()).tensor,
+        sampling=SamplingSettings(steps=3, seed=SEED),
+        volume=VolumeSettings(decoder="hierarchical", octree_resolution=32),
+        surface=SurfaceSettings(mc_level=level, postprocess=False),
+        progress_for=progress_for, on_latents=on_latents,
+    )
+    assert list(reports) == ["sampling", "decoding (hierarchical)"]
+    assert reports["sampling"][-1] == (3, 3)
+    done, total = reports["decoding (hierarchical)"][-1]
+    assert done == total > 0
+    assert len(seen) == 1 and torch.equal(seen[0], result.latents)
 
 
 def test_volume_settings_refuse_bad_values():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trimesh
 
-from hy3d_core.__main__ import main
+from hy3d_core.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CPU_WHEELS = "--index-url https://download.pytorch.org/whl/cpu"

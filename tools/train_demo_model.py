@@ -30,9 +30,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hy3d_core.__main__ import StderrBar  # noqa: E402
 from hy3d_core.demo import DEMO_MODEL_DIR, DEMO_SHAPE_DEFAULTS  # noqa: E402
-from hy3d_core.encoding import encode_mesh  # noqa: E402
 from hy3d_core.geometry.normalization import RELEASED_ENCODER_BOUND, normalize_mesh  # noqa: E402
 from hy3d_core.geometry.occupancy_iou import occupancy_iou  # noqa: E402
 from hy3d_core.image.prepare import prepare_image  # noqa: E402
@@ -45,11 +43,11 @@ from hy3d_core.pipelines import (  # noqa: E402
     SurfaceSettings,
     VolumeSettings,
     decode_volume,
-    encode_images,
+    encode_mesh,
+    generate_shape,
     grid_to_meshes,
-    sample_latents,
 )
-from hy3d_core.sampling.progress import Progress  # noqa: E402
+from hy3d_core.sampling.progress import Progress, StderrBar  # noqa: E402
 from hy3d_core.training.condition_renders import render_condition_image  # noqa: E402
 from hy3d_core.training.dit_training import train_dit  # noqa: E402
 from hy3d_core.training.mesh_dataset import prepare_mesh_dataset  # noqa: E402
@@ -161,9 +159,7 @@ def evaluate(model_folder: Path, vae_folder: Path, held_out: Path, shapes: list)
     for entry, shape in zip(manifest["shapes"], shapes):
         truth = _truth_in_normalised_frame(shape)
         prepared = prepare_image(_rgba(held_out / entry["images"][0]["file"]))
-        context = encode_images(model.conditioner, prepared.tensor)
-        latents = sample_latents(model.dit, context, model.configs.num_latents, DEMO_SAMPLING)
-        generated = _surface_or_none(decode_volume(model.vae, latents, DEMO_VOLUME))
+        generated = _generated_or_none(model, prepared.tensor)
         round_trip = encode_mesh(encoder_vae, shape.mesh)
         reconstructed = _surface_or_none(decode_volume(model.vae, round_trip, DEMO_VOLUME))
         family = results[shape.family]
@@ -173,6 +169,17 @@ def evaluate(model_folder: Path, vae_folder: Path, held_out: Path, shapes: list)
               f"VAE {family['vae'][-1]:.3f}", file=sys.stderr)
     seconds = (time.monotonic() - started) / len(shapes)
     return {"per_family": results, "seconds_per_shape": seconds}
+
+
+def _generated_or_none(model, image):
+    """The mesh the shape job makes from ``image``, or None where the decoded field has no
+    surface (the model produced nothing: that scores IoU 0, it does not stop the
+    evaluation)."""
+    try:
+        return generate_shape(model, image, sampling=DEMO_SAMPLING, volume=DEMO_VOLUME,
+                              surface=DEMO_SURFACE).meshes[0]
+    except ValueError:
+        return None
 
 
 def _surface_or_none(grid):

@@ -28,7 +28,7 @@ from PIL import Image
 from ..io.paint_pbr_checkpoints import PaintPbrModel
 from ..models.paint_pbr_unet import MATERIALS
 from ..models.pose_rope import POSITION_LEVELS
-from ..texture.paint_sampling import decode_latents
+from .paint_sampling import decode_latents
 from .progress import Progress
 
 RELEASED_STEPS = 15

@@ -7,6 +7,8 @@ plug in through this one object, so the loops never read globals or import a fro
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,3 +38,28 @@ class Progress:
         """Raise :class:`Cancelled` when the caller asked to stop."""
         if self.should_cancel is not None and self.should_cancel():
             raise Cancelled("stopped because the caller asked to cancel")
+
+
+class StderrBar:
+    """A one-line progress bar on stderr, redrawn at most ten times a second (the
+    command line's and the tools' ``Progress`` callback)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.started = time.monotonic()
+        self.drawn = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.drawn < 0.1:
+            return
+        self.drawn = now
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(
+            f"\r{self.label:<22} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+            f"{now - self.started:6.1f}s"
+        )
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hy3d_core.__main__ import load_image_rgba
+from hy3d_core.image.loading import load_image_rgba
 from hy3d_core.image.files import high_depth_to_uint8, read_image_rgba
 
 ROTATE_90_CLOCKWISE = 6  # EXIF orientation: display after turning the stored pixels right

@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from hy3d_core.__main__ import main as cli_main
+from hy3d_core.cli import main as cli_main
 from hy3d_core.io.checkpoint_files import CheckpointError
 from hy3d_core.io.shape_checkpoints import describe_checkpoint, load_shape_model, load_shape_vae
 from hy3d_core.models.conditioner import ImageConditioner

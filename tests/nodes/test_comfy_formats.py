@@ -9,17 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from hy3d_core.comfy_formats import (
-    grid_from_comfy_voxels,
-    grid_to_comfy_voxels,
-    images_to_signed_channels_first,
-    latents_from_comfy,
-    latents_to_comfy,
-    mask_to_opacity,
-    meshes_from_batch,
-    pad_mesh_batch,
-)
-from hy3d_core.geometry.mesh import Mesh
+from graph_runner import pack_module
+
+# The conversions live in the node pack (only the nodes use them), imported as ComfyUI does.
+_formats = pack_module("nodes.comfy_formats")
+grid_from_comfy_voxels = _formats.grid_from_comfy_voxels
+grid_to_comfy_voxels = _formats.grid_to_comfy_voxels
+images_to_signed_channels_first = _formats.images_to_signed_channels_first
+latents_from_comfy = _formats.latents_from_comfy
+latents_to_comfy = _formats.latents_to_comfy
+mask_to_opacity = _formats.mask_to_opacity
+meshes_from_batch = _formats.meshes_from_batch
+pad_mesh_batch = _formats.pad_mesh_batch
+Mesh = pack_module("hy3d_core.geometry.mesh").Mesh
 
 SCALE = 0.9990943042622529
 

@@ -28,7 +28,7 @@ from graph_runner import (
     workflow_to_api,
     write_tiny_models,
 )
-from hy3d_core.__main__ import main as cli_main
+from hy3d_core.cli import main as cli_main
 from hy3d_core.demo import DEMO_SHAPE_DEFAULTS
 
 OURS = load_pack().NODE_CLASS_MAPPINGS

@@ -7,7 +7,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from hy3d_core.cli_texture import add_texture_arguments, command_texture, parse_views
+from hy3d_core.cli.texture_command import add_texture_arguments, command_texture, parse_views
 
 
 def run(arguments: list[str]) -> int:

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from hy3d_core.io.checkpoint_files import CheckpointError
+from hy3d_core.io.delight_checkpoints import load_delight_pipeline
 from hy3d_core.sampling.progress import Cancelled, Progress
-from hy3d_core.texture.delight import delight_image, load_delight_pipeline, match_colours
+from hy3d_core.texture.delight import delight_image, match_colours
 from tiny_paint import flush_denormals, write_tiny_delight_folder  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("flush_denormals")
@@ -56,8 +57,8 @@ def test_cancel_stops_the_run(pipeline):
 @pytest.mark.oracle
 @pytest.mark.parametrize("with_alpha", [True, False])
 def test_matches_reference_light_shadow_remover(pipeline, with_alpha, monkeypatch):
-    from oracle import import_oracle
     from PIL import Image
+    from oracle import import_oracle
 
     module = import_oracle("hy3dgen.texgen.utils.dehighlight_utils")
     image, alpha = _image_and_alpha()

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from hy3d_core.io.paint_checkpoints import load_paint_model
+from hy3d_core.sampling.paint_sampling import sample_paint_views
 from hy3d_core.sampling.progress import Cancelled, Progress
-from hy3d_core.texture.paint_sampling import sample_paint_views
 from tiny_paint import TINY_VIEW_SIZE, flush_denormals, write_tiny_paint_folder  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("flush_denormals")

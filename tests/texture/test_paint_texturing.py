@@ -8,8 +8,8 @@ import trimesh
 
 from hy3d_core.geometry.mesh import Mesh
 from hy3d_core.io.paint_checkpoints import load_paint_model
+from hy3d_core.pipelines.paint import PaintSettings, paint_texture
 from hy3d_core.sampling.progress import Progress
-from hy3d_core.texture.paint_texturing import PaintSettings, paint_texture
 from tiny_paint import TINY_VIEW_SIZE, flush_denormals, write_tiny_paint_folder  # noqa: F401 - fixture
 
 SETTINGS = PaintSettings(texture_size=64, steps=2, view_size=TINY_VIEW_SIZE, atlas_resolution=128,

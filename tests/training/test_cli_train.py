@@ -5,8 +5,8 @@ import pytest
 import torch
 from tiny_training_data import write_prepared_folder
 
-from hy3d_core.__main__ import build_parser, main
-from hy3d_core.cli_train import (
+from hy3d_core.cli import build_parser, main
+from hy3d_core.cli.train_command import (
     conditioner_config_from_spec,
     dit_config_from_spec,
     split_spec,

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from hy3d_core.cli_prepare import add_prepare_arguments, command_prepare
+from hy3d_core.cli.prepare_command import add_prepare_arguments, command_prepare
 from hy3d_core.training.mesh_dataset import ShapeSampleDataset
 
 

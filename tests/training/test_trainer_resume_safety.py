@@ -11,7 +11,7 @@ import torch
 from tiny_training_data import write_prepared_folder
 from toy_training import LinearDataset, LinearObjective
 
-from hy3d_core.__main__ import main
+from hy3d_core.cli import main
 from hy3d_core.io.atomic_files import OutputWriteError
 from hy3d_core.io.checkpoint_files import CheckpointError
 from hy3d_core.training.trainer import TrainingSettings, run_training

@@ -21,12 +21,17 @@ from ..render.cameras import camera_preset
 from ..render.geometry_maps import render_geometry_maps
 from ..render.normalization import mesh_in_render_frame
 from ..render.rasterizer import get_rasterizer
+from ..sampling.paint_sampling import (
+    RELEASED_GUIDANCE,
+    RELEASED_STEPS,
+    RELEASED_VIEW_SIZE,
+    sample_paint_views,
+)
 from ..sampling.progress import Progress
-from .baking import bake_views
-from .delight import delight_image
-from .inpainting import inpaint_texture
-from .paint_sampling import RELEASED_GUIDANCE, RELEASED_STEPS, RELEASED_VIEW_SIZE, sample_paint_views
-from .uv_unwrap import UnwrapOptions, unwrap_uv
+from ..texture.baking import bake_views
+from ..texture.delight import delight_image
+from ..texture.inpainting import inpaint_texture
+from ..texture.uv_unwrap import UnwrapOptions, unwrap_uv
 
 PAINT_CAMERAS = "hunyuan3d-6view"
 """The multiview model was trained on these six poses; other cameras give it views it never saw."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from .geometry.mesh import Mesh
-from .geometry.normalization import RELEASED_ENCODER_BOUND, normalize_mesh
-from .geometry.surface_sampling import RELEASED_SHARP_THRESHOLD, surface_point_cloud
-from .models.shape_vae import ShapeVAE
+from ..geometry.mesh import Mesh
+from ..geometry.normalization import RELEASED_ENCODER_BOUND, normalize_mesh
+from ..geometry.surface_sampling import RELEASED_SHARP_THRESHOLD, surface_point_cloud
+from ..models.shape_vae import ShapeVAE
 
 # Point features per row: the normal, then the sharp-edge flag when the VAE takes one.
 _FEATURES_WITHOUT_FLAG = 3

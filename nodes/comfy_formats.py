@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .geometry.mesh import Mesh
+from ..hy3d_core.geometry.mesh import Mesh
 
 COMFY_LATENT_TYPE = "hunyuan3dv2"
 # ComfyUI's LoadImage returns this all-zero mask when the file has no alpha channel.

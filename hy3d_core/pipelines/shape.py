@@ -1,8 +1,10 @@
-"""Whole-stage helpers: image -> condition -> latents -> occupancy grid -> mesh.
+"""The shape job: image -> condition -> latents -> occupancy grid -> mesh.
 
-The CLI, the ComfyUI nodes and the tests call these, so each stage is written once. Every
-function takes the loaded networks and plain tensors, and reports through a
-:class:`~hy3d_core.sampling.progress.Progress`, so the same code runs anywhere.
+Each stage is a function here, and :func:`generate_shape` is the one chain of them that
+the commands, the tools and the tests run; the ComfyUI nodes run the stages one per node.
+Every function takes the loaded networks and plain tensors, and reports through a
+:class:`~hy3d_core.sampling.progress.Progress`, so the same code runs anywhere. The
+settings' defaults are the release's, read from the family table.
 
 Latents cross stage boundaries as the sampler produces them (``[B, num_latents, 64]``,
 still multiplied by the VAE's scale factor), which is what the release's pipeline hands
@@ -12,15 +14,15 @@ from sampling to decoding and what ``--save-latents`` writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
 
-from .geometry.cleanup import clean_mesh
-from .geometry.mesh import Mesh
-from .geometry.surface import extract_surface
-from .geometry.volume_decoding import (
+from ..geometry.cleanup import clean_mesh
+from ..geometry.mesh import Mesh
+from ..geometry.surface import extract_surface
+from ..geometry.volume_decoding import (
     DEFAULT_BOUNDS,
     DEFAULT_NUM_CHUNKS,
     PointField,
@@ -29,14 +31,16 @@ from .geometry.volume_decoding import (
     decode_hierarchical,
     flashvdm_top_k,
 )
-from .models.conditioner import ImageConditioner
-from .models.dit import HunyuanDiT
-from .models.shape_model import ShapeModel
-from .models.shape_vae import ShapeVAE
-from .sampling.flow_matching import initial_noise, sample_flow_matching
-from .sampling.progress import Progress
+from ..models.conditioner import ImageConditioner
+from ..models.dit import HunyuanDiT
+from ..models.families import HUNYUAN3D_2_0
+from ..models.shape_model import ShapeModel
+from ..models.shape_vae import ShapeVAE
+from ..sampling.flow_matching import initial_noise, sample_flow_matching
+from ..sampling.progress import Progress
 
 DECODERS = ("dense", "hierarchical", "flashvdm")
+RELEASE = HUNYUAN3D_2_0.defaults
 FLASHVDM_SELECTION_STRIDE = 50
 """FlashVDM scores latents with every 50th query of a block (the release uses 100 on its
 coarsest level and 50 on finer ones): the scoring then costs a fiftieth of the attention."""
@@ -46,8 +50,8 @@ coarsest level and 50 on finer ones): the scoring then costs a fiftieth of the a
 class SamplingSettings:
     """Defaults are the release's pipeline defaults (the demo app uses 30 steps)."""
 
-    steps: int = 50
-    guidance: float = 5.0
+    steps: int = RELEASE.steps
+    guidance: float = RELEASE.guidance
     seed: int = 0
     skip_last_call: bool = False
 
@@ -56,8 +60,8 @@ class SamplingSettings:
 class VolumeSettings:
     """How the occupancy field is evaluated; ``top_k`` None picks the release's value."""
 
-    decoder: str = "dense"
-    octree_resolution: int = 384
+    decoder: str = RELEASE.decoder
+    octree_resolution: int = RELEASE.octree_resolution
     num_chunks: int = DEFAULT_NUM_CHUNKS
     bounds: float = DEFAULT_BOUNDS
     top_k: int | None = None
@@ -84,7 +88,7 @@ class SurfaceSettings:
     release_mapping: bool = True
     close_at_bounds: bool = True
     postprocess: bool = True
-    max_faces: int | None = 40000
+    max_faces: int | None = RELEASE.max_faces
 
 
 def encode_images(conditioner: ImageConditioner, images: Tensor) -> Tensor:
@@ -211,19 +215,36 @@ def generate_shape(
     volume: VolumeSettings = VolumeSettings(),
     surface: SurfaceSettings = SurfaceSettings(),
     progress: Progress | None = None,
+    progress_for: Callable[[str], Progress | None] | None = None,
+    on_latents: Callable[[Tensor], None] | None = None,
 ) -> ShapeResult:
     """The whole shape stage from prepared image tensors.
 
     ``images`` is ``[B, 3, H, W]`` for single-view models, or ``[B, V, 3, H, W]`` with
-    ``view_indices`` for multi-view ones.
+    ``view_indices`` for multi-view ones. ``progress_for(stage)`` gives each stage
+    ("sampling", then "decoding (<decoder>)") its own progress (a bar per stage on the
+    command line); without it every stage reports to ``progress``. ``on_latents`` sees
+    the sampled latents before decoding starts (the command line saves them there, so
+    they survive a failed or cancelled decode).
     """
     if model.dit is None or model.vae is None or model.conditioner is None:
         raise ValueError("generate_shape needs the DiT, the VAE and the conditioner loaded")
+
+    def stage_progress(stage: str) -> Progress | None:
+        return progress_for(stage) if progress_for is not None else progress
+
     if view_indices is None:
         context = encode_images(model.conditioner, images)
     else:
         context = encode_views(model.conditioner, images, view_indices)
-    latents = sample_latents(model.dit, context, model.configs.num_latents, sampling, progress)
-    grid = decode_volume(model.vae, latents, volume, progress, surface_level=surface.mc_level)
+    latents = sample_latents(
+        model.dit, context, model.configs.num_latents, sampling, stage_progress("sampling")
+    )
+    if on_latents is not None:
+        on_latents(latents)
+    grid = decode_volume(
+        model.vae, latents, volume, stage_progress(f"decoding ({volume.decoder})"),
+        surface_level=surface.mc_level,
+    )
     meshes = grid_to_meshes(grid, surface, volume.bounds)
     return ShapeResult(latents=latents, grid=grid, meshes=meshes)

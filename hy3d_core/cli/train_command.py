@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import signal
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
-from .devices import DEVICE_CHOICES
+import torch
+import yaml
+
+from ..devices import DEVICE_CHOICES, resolve_device
+from ..io.shape_checkpoints import describe_checkpoint
+from ..models.conditioner_config import CONDITIONER_PRESETS, ConditionerConfig, Dinov2Architecture
+from ..models.dit_config import DIT_PRESETS, DiTConfig
+from ..models.shape_vae_config import VAE_PRESETS, ShapeVAEConfig
+from ..sampling.progress import Progress, StderrBar
+from ..training.distributed import is_main_process, process_group, stop_on_interrupt
+from ..training.dit_training import train_dit
+from ..training.vae_training import train_vae
 
 TINY = "tiny"
 # A tiny ShapeVAE with an encoder: fits the procedural demo shapes on a CPU in minutes.
@@ -39,8 +46,6 @@ EXPORT_DTYPES = ("float16", "bfloat16", "float32")
 
 def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``NAME[:key=value,...]`` -> (NAME, overrides); values are read as YAML scalars/lists."""
-    import yaml
-
     name, _, rest = spec.partition(":")
     overrides: dict[str, Any] = {}
     for pair in filter(None, (part.strip() for part in _split_pairs(rest))):
@@ -67,8 +72,6 @@ def _split_pairs(text: str) -> list[str]:
 
 def _yaml_section(path: Path, section: str) -> Mapping[str, Any]:
     """A released config.yaml's ``section`` (or the file itself when it is that section)."""
-    import yaml
-
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -93,8 +96,6 @@ def _named(kind: str, presets: Mapping[str, Any], name: str) -> Any:
 
 def vae_config_from_spec(spec: str):
     """A ShapeVAEConfig from a spec (presets: VAE_PRESETS)."""
-    from .models.shape_vae_config import VAE_PRESETS, ShapeVAEConfig
-
     name, overrides = split_spec(spec)
     if name == TINY:
         params = dict(TINY_VAE_PARAMS)
@@ -109,12 +110,6 @@ def vae_config_from_spec(spec: str):
 def conditioner_config_from_spec(spec: str):
     """A ConditionerConfig from a spec (presets: CONDITIONER_PRESETS). Overrides set DINOv2
     fields; ``image_size`` sets both the input crop and DINOv2's grid, as in every release."""
-    from .models.conditioner_config import (
-        CONDITIONER_PRESETS,
-        ConditionerConfig,
-        Dinov2Architecture,
-    )
-
     name, overrides = split_spec(spec)
     if name == TINY:
         base = ConditionerConfig(dinov2=Dinov2Architecture(**TINY_DINOV2_PARAMS),
@@ -133,8 +128,6 @@ def conditioner_config_from_spec(spec: str):
 def dit_config_from_spec(spec: str, *, latent_channels: int, context_width: int):
     """A DiTConfig from a spec (presets: DIT_PRESETS). ``tiny`` takes its latent channels
     and context width from the VAE and conditioner it is trained with."""
-    from .models.dit_config import DIT_PRESETS, DiTConfig
-
     name, overrides = split_spec(spec)
     if name == TINY:
         params = dict(TINY_DIT_PARAMS, in_channels=latent_channels, context_in_dim=context_width)
@@ -145,68 +138,9 @@ def dit_config_from_spec(spec: str, *, latent_channels: int, context_width: int)
     return DiTConfig.from_params({**params, **overrides})
 
 
-@contextmanager
-def _stop_on_interrupt() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C asks the trainer to stop after the current step (it saves first); a second
-    Ctrl-C stops at once."""
-    requested = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-
-    def handler(signum, frame):
-        if requested:
-            raise KeyboardInterrupt
-        requested.append(signum)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(requested)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextmanager
-def _process_group(device_name: str) -> Iterator[str]:
-    """Join torchrun's process group when ``WORLD_SIZE`` > 1; yields the device to use."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        yield device_name
-        return
-    import torch
-    import torch.distributed as dist
-
-    use_cuda = device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
-    if use_cuda:
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local_rank)
-        device_name = f"cuda:{local_rank}"
-    elif device_name == "auto":
-        device_name = "cpu"
-    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    try:
-        yield device_name
-    finally:
-        dist.destroy_process_group()
-
-
-def _training_device(name: str):
-    from .devices import resolve_device
-
-    return resolve_device(name)
-
-
-def _progress(label: str, should_cancel: Callable[[], bool]):
-    from .__main__ import StderrBar
-    from .sampling.progress import Progress
-
-    rank = int(os.environ.get("RANK", "0"))
-    return Progress(StderrBar(label) if rank == 0 else None, should_cancel)
-
-
-def _report(folder: Path) -> None:
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"wrote {folder}")
+def _progress(label: str, should_cancel: Callable[[], bool]) -> Progress:
+    """A bar on stderr from rank 0 only; every rank stops when asked to."""
+    return Progress(StderrBar(label) if is_main_process() else None, should_cancel)
 
 
 def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -236,8 +170,6 @@ _SPEC_HELP = ("NAME[:key=value,...]: NAME is a preset ({presets}), 'tiny', or a 
 
 
 def add_train_vae_arguments(parser: argparse.ArgumentParser) -> None:
-    from .models.shape_vae_config import VAE_PRESETS
-
     _add_common_arguments(parser)
     start = parser.add_mutually_exclusive_group(required=True)
     start.add_argument("--config", help="new VAE (needs an encoder). " + _SPEC_HELP.format(
@@ -250,9 +182,6 @@ def add_train_vae_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_dit_arguments(parser: argparse.ArgumentParser) -> None:
-    from .models.conditioner_config import CONDITIONER_PRESETS
-    from .models.dit_config import DIT_PRESETS
-
     _add_common_arguments(parser)
     parser.add_argument("--vae", required=True, type=Path,
                         help="VAE folder with an encoder (e.g. RUN/vae from train-vae)")
@@ -272,30 +201,23 @@ def add_train_dit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command_train_vae(args: argparse.Namespace) -> int:
-    import torch
-
-    from .training.vae_training import train_vae
-
     config = vae_config_from_spec(args.config) if args.config is not None else None
-    with _stop_on_interrupt() as should_cancel, _process_group(args.device) as device_name:
+    with stop_on_interrupt() as should_cancel, process_group(args.device) as device_name:
         folder = train_vae(
             args.data, args.out, config=config, init=args.init, steps=args.steps,
             batch_size=args.batch_size, lr=args.lr, kl_weight=args.kl_weight,
             points_per_step=args.points_per_step, warmup_steps=args.warmup_steps,
             final_lr_fraction=args.final_lr_fraction, save_every=args.save_every, seed=args.seed,
-            device=_training_device(device_name), resume=args.resume,
+            device=resolve_device(device_name), resume=args.resume,
             export_dtype=getattr(torch, args.export_dtype),
             progress=_progress("training vae", should_cancel),
         )
-    _report(folder)
+    if is_main_process():
+        print(f"wrote {folder}")
     return 0
 
 
 def command_train_dit(args: argparse.Namespace) -> int:
-    import torch
-
-    from .training.dit_training import train_dit
-
     conditioner = (conditioner_config_from_spec(args.conditioner)
                    if args.conditioner is not None else None)
     dit_config = None
@@ -303,23 +225,22 @@ def command_train_dit(args: argparse.Namespace) -> int:
         if conditioner is None:
             raise ValueError("a new DiT (--config) needs --conditioner, e.g. --conditioner tiny "
                              "or dinov2-giant")
-        from .io.shape_checkpoints import describe_checkpoint
-
         vae_config = describe_checkpoint(args.vae).configs.vae
         if vae_config is None:
             raise ValueError(f"{args.vae} holds no ShapeVAE")
         dit_config = dit_config_from_spec(args.config, latent_channels=vae_config.embed_dim,
                                           context_width=conditioner.hidden_size)
-    with _stop_on_interrupt() as should_cancel, _process_group(args.device) as device_name:
+    with stop_on_interrupt() as should_cancel, process_group(args.device) as device_name:
         folder = train_dit(
             args.data, args.vae, args.out, dit_config=dit_config, init=args.init,
             conditioner_config=conditioner, train_conditioner=args.train_conditioner,
             steps=args.steps, batch_size=args.batch_size, lr=args.lr,
             condition_dropout=args.condition_dropout, warmup_steps=args.warmup_steps,
             final_lr_fraction=args.final_lr_fraction, save_every=args.save_every, seed=args.seed,
-            image_size=args.image_size, border_ratio=args.border_ratio, device=_training_device(device_name),
+            image_size=args.image_size, border_ratio=args.border_ratio, device=resolve_device(device_name),
             resume=args.resume, export_dtype=getattr(torch, args.export_dtype),
             progress=_progress("training dit", should_cancel),
         )
-    _report(folder)
+    if is_main_process():
+        print(f"wrote {folder}")
     return 0

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..models.paint_model import PaintModel
 from ..models.paint_unet import MAX_GENERATED_VIEWS
-from ..sampling.progress import Progress
+from .progress import Progress
 
 RELEASED_STEPS = 30
 RELEASED_GUIDANCE = 2.0

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..training.mesh_dataset import prepare_mesh_dataset
+from ..training.procedural_shapes import shape_set
+from .common import stderr_progress
+
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
@@ -26,11 +30,6 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command_prepare(args: argparse.Namespace) -> int:
-    from .__main__ import StderrBar
-    from .sampling.progress import Progress
-    from .training.mesh_dataset import prepare_mesh_dataset
-    from .training.procedural_shapes import shape_set
-
     if args.procedural is not None:
         sources = shape_set(args.procedural, args.seed)
     else:
@@ -40,7 +39,7 @@ def command_prepare(args: argparse.Namespace) -> int:
         num_volume=args.num_points, num_near=args.num_points, views_per_shape=args.views,
         image_size=args.image_size, random_colours=args.random_colours, seed=args.seed,
         overwrite=args.overwrite,
-        progress=Progress(StderrBar("preparing shapes")),
+        progress=stderr_progress("preparing shapes"),
     )
     print(f"wrote {out}")
     return 0

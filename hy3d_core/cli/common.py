@@ -1,0 +1,143 @@
+"""What the commands share: their argument groups, the device and dtype they resolve, the
+progress bar they draw and the checks on their outputs. No command's logic lives here.
+
+Flags the ``shape``, ``texture`` and ``generate`` commands have in common are defined
+once, so that ``generate`` (shape, then texture) takes exactly the flags of both.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Iterable, TypeVar
+
+import torch
+
+from ..demo import DEMO_SHAPE_DEFAULTS as DEMO
+from ..devices import DEVICE_CHOICES, DTYPE_CHOICES, resolve_device, resolve_dtype
+from ..models.families import HUNYUAN3D_2_0
+from ..pipelines.paint import RELEASED_TEXTURE_SIZE
+from ..pipelines.shape import DECODERS
+from ..render.rasterizer import RASTERIZER_NAMES
+from ..sampling.paint_sampling import RELEASED_GUIDANCE, RELEASED_STEPS, RELEASED_VIEW_SIZE
+from ..sampling.progress import Progress, StderrBar
+
+Value = TypeVar("Value")
+# What the help texts quote; the defaults themselves come from the model in use.
+RELEASE = HUNYUAN3D_2_0.defaults
+
+
+def given(value: Value | None, default: Value) -> Value:
+    """A flag's value, or the model's default when the flag was left out (None)."""
+    return default if value is None else value
+
+
+def stderr_progress(label: str) -> Progress:
+    """A progress report drawn as a bar on stderr, labelled ``label``."""
+    return Progress(StderrBar(label))
+
+
+def device_and_dtype(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
+    """``--device`` and ``--dtype`` resolved ("auto": the best device, float16 on a GPU)."""
+    device = resolve_device(args.device)
+    return device, resolve_dtype(args.dtype, device)
+
+
+def refuse_existing(targets: Iterable[Path | str | None], *, overwrite: bool) -> None:
+    """Refuse to replace an existing output without --overwrite, before any slow work."""
+    for target in targets:
+        if target is not None and Path(target).exists() and not overwrite:
+            raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
+
+
+def add_device_arguments(parser: argparse.ArgumentParser, dtype_help: str) -> None:
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto", help=dtype_help)
+
+
+def add_background_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--background", default="auto", help=help_text)
+
+
+def add_shape_arguments(shape: argparse.ArgumentParser) -> None:
+    """The shape stage's flags (``shape`` and ``generate``); sampling and decoding flags
+    default to None, which means the model's own default."""
+    shape.add_argument("--model", default=None,
+                       help="shape checkpoint: official folder or single file (default: the demo "
+                            "model shipped with the pack, which knows only simple procedural shapes)")
+    shape.add_argument("--image", required=True, help="input image (RGBA cut-out, or any image)")
+    shape.add_argument("--out", required=True, help="output mesh: .glb, .obj or .ply")
+    shape.add_argument("--steps", type=int, default=None, help=f"sampling steps (release: {RELEASE.steps}; demo model: {DEMO.steps})")
+    shape.add_argument("--guidance", type=float, default=None,
+                       help=f"guidance scale (release: {RELEASE.guidance}; demo model: {DEMO.guidance})")
+    shape.add_argument("--seed", type=int, default=0, help="noise seed")
+    shape.add_argument("--octree-resolution", type=int, default=None,
+                       help=f"grid resolution (release: {RELEASE.octree_resolution}; demo model: "
+                            f"{DEMO.octree_resolution})")
+    shape.add_argument("--num-chunks", type=int, default=8000, help="points per decoder call")
+    shape.add_argument("--decoder", choices=DECODERS, default=None,
+                       help=f"volume decoding (release: {RELEASE.decoder}; demo model: {DEMO.decoder})")
+    shape.add_argument("--mc-level", type=float, default=0.0, help="marching cubes level")
+    shape.add_argument("--open-at-bounds", action="store_true",
+                       help="leave a shape that reaches the grid's edge open there, as the "
+                            "release does (default: capped, so the mesh stays closed)")
+    add_background_argument(shape, "background removal for images without alpha: auto, classical, "
+                                   "alpha, or a model method with weights on disk")
+    add_device_arguments(shape, "auto: float16 on a GPU, float32 on the CPU")
+    shape.add_argument("--save-latents", type=Path, default=None,
+                       help="also write the final latents [B, num_latents, 64] (torch file)")
+    shape.add_argument("--no-postprocess", action="store_true",
+                       help="skip floater/degenerate removal and face reduction")
+    shape.add_argument("--max-faces", type=int, default=None,
+                       help=f"face budget, 0: no reduction (release: {RELEASE.max_faces}; demo model: "
+                            f"{DEMO.max_faces})")
+    shape.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
+def parse_orbit_pose(text: str) -> tuple[float, float]:
+    """``AZ:EL`` in degrees, as ``--image-view`` takes it."""
+    azimuth, colon, elevation = text.partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        return float(azimuth), float(elevation)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not AZIMUTH:ELEVATION in degrees, e.g. 30:20") from None
+
+
+def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every texturing route has: texture size, UV layout and rasterizer."""
+    parser.add_argument("--texture-size", type=int, default=RELEASED_TEXTURE_SIZE,
+                        help=f"texture size (64..4096; release: {RELEASED_TEXTURE_SIZE})")
+    parser.add_argument("--atlas-resolution", type=int, default=1024,
+                        help="texels the UV charts are laid out for (xatlas)")
+    parser.add_argument("--backend", choices=RASTERIZER_NAMES, default="auto",
+                        help="rasterizer: nvdiffrast on CUDA when installed, else torch")
+
+
+def add_projection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the projection route only."""
+    parser.add_argument("--render-size", type=int, default=2048,
+                        help="size the images are projected at (projection only; release: 2048)")
+    parser.add_argument("--image-view", type=parse_orbit_pose, default=None, metavar="AZ:EL",
+                        help="orbit pose the --image was taken from, in degrees (default: the "
+                             "shape model's: 0:0, the front, for Hunyuan3D 2.0; 30:20 for the "
+                             "demo model)")
+
+
+def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """The Paint model's flags; the noise seed is ``--seed``, which the caller defines
+    (``generate`` shares it with the shape stage)."""
+    parser.add_argument("--paint", required=required, default=None,
+                        help="the hunyuan3d-paint-v2-0 folder (unet/, vae/, scheduler/, model_index.json)"
+                             + ("" if required else "; texture with Paint instead of projecting the image"))
+    parser.add_argument("--delight", default=None,
+                        help="the hunyuan3d-delight-v2-0 folder; without it the image's lighting is kept")
+    parser.add_argument("--paint-steps", type=int, default=RELEASED_STEPS,
+                        help=f"Paint denoising steps (release: {RELEASED_STEPS})")
+    parser.add_argument("--paint-guidance", type=float, default=RELEASED_GUIDANCE,
+                        help=f"Paint guidance (release: {RELEASED_GUIDANCE})")
+    parser.add_argument("--view-size", type=int, default=RELEASED_VIEW_SIZE,
+                        help="pixels per generated view, also the geometry maps' and Delight's size "
+                             f"(release: {RELEASED_VIEW_SIZE})")

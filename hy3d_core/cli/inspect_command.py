@@ -1,0 +1,44 @@
+"""``python -m hy3d_core inspect``: what a checkpoint file or folder holds, without
+reading its weights."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..io.shape_checkpoints import describe_checkpoint
+
+
+def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="an official folder, a .safetensors or a .ckpt file")
+
+
+def command_inspect(args: argparse.Namespace) -> int:
+    description = describe_checkpoint(args.path)
+    configs = description.configs
+    print(f"path:        {description.path} ({description.kind})")
+    print(f"weights:     {description.weights.name}")
+    print(f"variant:     {configs.family.label} {configs.variant}")
+    print(f"config:      {configs.config_source}")
+    if configs.dit is not None:
+        dit = configs.dit
+        print(
+            f"dit:         depth {dit.depth} + {dit.depth_single_blocks} single, hidden "
+            f"{dit.hidden_size}, guidance-embedded {'yes' if dit.guidance_embed else 'no'}"
+        )
+    if configs.vae is not None:
+        vae = configs.vae
+        print(
+            f"vae:         {vae.num_latents} latents x {vae.embed_dim}, width {vae.width}, "
+            f"encoder {'yes' if vae.num_encoder_layers else 'no'}, scale factor {vae.scale_factor}"
+        )
+    if configs.conditioner is not None:
+        print(f"conditioner: DINOv2, {'multi-view' if configs.multiview else 'single view'}")
+    print("parts:")
+    for part in description.parts:
+        print(
+            f"  {part.name:<12} {part.prefix or '(no prefix)':<13} {part.tensors:>5} tensors "
+            f"{part.parameters:>15,} parameters  {'/'.join(part.dtypes)}"
+        )
+    for note in configs.notes:
+        print(f"note:        {note}")
+    return 0

@@ -1,0 +1,17 @@
+"""An image file made into the shape stage's input: read upright and in 8 bits, cut out
+when it has no alpha, recentred as the release's image processor does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .background import remove_background
+from .files import read_image_rgba
+from .prepare import PreparedImage, prepare_image
+
+
+def load_image_rgba(path: str | Path, *, background: str = "auto") -> PreparedImage:
+    """An image file as the recentred conditioner input, cutting the object out first
+    when the file has no alpha (with ``background`` as the removal method)."""
+    cut_out, _ = remove_background(read_image_rgba(path), method=background)
+    return prepare_image(cut_out)

@@ -1,0 +1,38 @@
+"""The one device and dtype resolver the command line, training and the nodes share."""
+
+import pytest
+import torch
+
+from hy3d_core.devices import DTYPE_CHOICES, resolve_device, resolve_dtype
+
+
+def test_auto_prefers_the_device_it_is_given():
+    assert resolve_device("auto", preferred="cpu") == torch.device("cpu")
+    assert resolve_device("auto", preferred=torch.device("meta")) == torch.device("meta")
+
+
+def test_auto_without_a_preference_is_the_best_available():
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+def test_named_devices():
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda:1' is not available.*pick 'auto' or 'cpu'"):
+            resolve_device("cuda:1")
+    with pytest.raises(ValueError, match="device must be one of auto, cpu, cuda, mps, got 'tpu'"):
+        resolve_device("tpu")
+    with pytest.raises(ValueError, match="device must be one of"):
+        resolve_device("meta")
+
+
+def test_dtypes():
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    assert resolve_dtype("auto", torch.device("cuda")) == torch.float16
+    assert resolve_dtype("auto", torch.device("mps")) == torch.float16
+    assert [resolve_dtype(name, torch.device("cpu")) for name in DTYPE_CHOICES[1:]] == [
+        torch.float32, torch.float16, torch.bfloat16]
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        resolve_dtype("float64", torch.device("cpu"))
+
