@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 
-from ..image.loading import load_image_rgba
 from ..io.mesh_files import save_mesh
 from .common import (
     add_baking_arguments,
@@ -24,7 +23,7 @@ from .common import (
     device_and_dtype,
     refuse_existing,
 )
-from .shape_command import shape_from_args
+from .shape_command import load_input_image, shape_from_args
 from .texture_command import check_paint_folders, paint_with_args, project_with_args, unwrap_with_args
 
 
@@ -35,7 +34,7 @@ def command_generate(args: argparse.Namespace) -> int:
     refuse_existing((out, args.save_latents), overwrite=args.overwrite)
     check_paint_folders(args)
     device, dtype = device_and_dtype(args)
-    prepared = load_image_rgba(args.image, background=args.background)
+    prepared = load_input_image(args)
     mesh, defaults = shape_from_args(args, prepared, device, dtype)
     if mesh.is_empty:
         raise ValueError("The shape stage gave an empty mesh (no surface at --mc-level); try another "

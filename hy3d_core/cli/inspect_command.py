@@ -17,14 +17,10 @@ def command_inspect(args: argparse.Namespace) -> int:
     configs = description.configs
     print(f"path:        {description.path} ({description.kind})")
     print(f"weights:     {description.weights.name}")
-    print(f"variant:     {configs.family.label} {configs.variant}")
+    print(f"variant:     {configs.family.label} shape, {configs.variant}")
     print(f"config:      {configs.config_source}")
     if configs.dit is not None:
-        dit = configs.dit
-        print(
-            f"dit:         depth {dit.depth} + {dit.depth_single_blocks} single, hidden "
-            f"{dit.hidden_size}, guidance-embedded {'yes' if dit.guidance_embed else 'no'}"
-        )
+        print(f"dit:         {configs.dit.summary}")
     if configs.vae is not None:
         vae = configs.vae
         print(
@@ -33,6 +29,8 @@ def command_inspect(args: argparse.Namespace) -> int:
         )
     if configs.conditioner is not None:
         print(f"conditioner: DINOv2, {'multi-view' if configs.multiview else 'single view'}")
+    total = sum(part.parameters for part in description.parts)
+    print(f"parameters:  {total / 1e9:.2f} B in all" if total >= 1e8 else f"parameters:  {total:,} in all")
     print("parts:")
     for part in description.parts:
         print(

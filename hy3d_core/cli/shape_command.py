@@ -15,7 +15,7 @@ from ..image.loading import load_image_rgba
 from ..image.prepare import PreparedImage
 from ..io.atomic_files import save_tensor
 from ..io.mesh_files import SAVE_FORMATS, save_mesh
-from ..io.shape_checkpoints import load_shape_model
+from ..io.shape_checkpoints import describe_checkpoint, load_shape_model
 from ..models.families import ShapeDefaults
 from ..pipelines.shape import SamplingSettings, SurfaceSettings, VolumeSettings, generate_shape
 from .common import device_and_dtype, given, refuse_existing, stderr_progress
@@ -24,6 +24,14 @@ from .common import device_and_dtype, given, refuse_existing, stderr_progress
 def shape_model_path(args: argparse.Namespace) -> Path:
     """``--model``, or the demo model shipped with the pack when it was left out."""
     return Path(args.model) if args.model is not None else demo_model_dir()
+
+
+def load_input_image(args: argparse.Namespace) -> PreparedImage:
+    """``--image`` recentred as the shape model's image processor does: at the size and
+    border its config.yaml gives (read without loading any weights)."""
+    configs = describe_checkpoint(shape_model_path(args)).configs
+    return load_image_rgba(args.image, background=args.background, size=configs.image_size,
+                           border_ratio=configs.border_ratio)
 
 
 def shape_from_args(
@@ -71,7 +79,7 @@ def command_shape(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
     refuse_existing((out, args.save_latents), overwrite=args.overwrite)
     device, dtype = device_and_dtype(args)
-    prepared = load_image_rgba(args.image, background=args.background)
+    prepared = load_input_image(args)
     mesh, _ = shape_from_args(args, prepared, device, dtype)
     save_mesh(mesh, out, overwrite=args.overwrite)
     print(f"wrote {out} ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces)")

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from .background import remove_background
 from .files import read_image_rgba
-from .prepare import PreparedImage, prepare_image
+from .prepare import DEFAULT_BORDER_RATIO, DEFAULT_SIZE, PreparedImage, prepare_image
 
 
-def load_image_rgba(path: str | Path, *, background: str = "auto") -> PreparedImage:
+def load_image_rgba(path: str | Path, *, background: str = "auto", size: int = DEFAULT_SIZE,
+                    border_ratio: float = DEFAULT_BORDER_RATIO) -> PreparedImage:
     """An image file as the recentred conditioner input, cutting the object out first
-    when the file has no alpha (with ``background`` as the removal method)."""
+    when the file has no alpha (with ``background`` as the removal method); ``size`` and
+    ``border_ratio`` are the shape model's image processor's (its config.yaml's)."""
     cut_out, _ = remove_background(read_image_rgba(path), method=background)
-    return prepare_image(cut_out)
+    return prepare_image(cut_out, size=size, border_ratio=border_ratio)

@@ -57,6 +57,12 @@ class DiTConfig:
             raise ValueError(f"DiTConfig.mlp_ratio must be positive, got {self.mlp_ratio}")
 
     @property
+    def summary(self) -> str:
+        """One line on the network, for ``inspect``."""
+        return (f"depth {self.depth} + {self.depth_single_blocks} single, hidden "
+                f"{self.hidden_size}, guidance-embedded {'yes' if self.guidance_embed else 'no'}")
+
+    @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_heads
 

@@ -105,6 +105,13 @@ class DiTPlainConfig:
         return self.hidden_size // self.num_heads
 
     @property
+    def summary(self) -> str:
+        """One line on the network, for ``inspect``."""
+        return (f"depth {self.depth} (long skips), hidden {self.hidden_size}, {self.num_heads} "
+                f"heads, MoE {self.num_moe_layers} layers x {self.num_experts} experts "
+                f"(top {self.moe_top_k}) + a shared expert")
+
+    @property
     def context_in_dim(self) -> int:
         """The condition token width, under the name every DiT config answers to."""
         return self.context_dim
