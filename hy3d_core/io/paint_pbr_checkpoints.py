@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from ..models.conditioner_config import Dinov2Architecture
 from ..models.dino_features import DinoFeatures, DinoPreprocessing
+from ..models.paint_model import PaintPbrModel
 from ..models.paint_pbr_unet import PaintPbrUNet
 from .checkpoint_files import CheckpointError, TensorFile
 from .dinov2_layout import to_split_layout, uses_split_layout
@@ -33,25 +33,6 @@ DINO_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 MODELS_SUBFOLDER = "hunyuan3d"
 SCHEDULER_CONFIG = Path("scheduler") / "scheduler_config.json"
 _DINO_PROJECTION = "unet.image_proj_model_dino.proj.weight"
-
-
-@dataclass
-class PaintPbrModel:
-    """Everything PBR multiview sampling needs: the 2.5D UNet, the VAE, the scheduler settings, DINOv2."""
-
-    unet: PaintPbrUNet
-    vae: nn.Module
-    scheduler_config: dict
-    dino: DinoFeatures
-    path: Path
-
-    @property
-    def device(self) -> torch.device:
-        return self.unet.unet.conv_in.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.unet.unet.conv_in.weight.dtype
 
 
 @dataclass

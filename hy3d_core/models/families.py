@@ -11,6 +11,7 @@ and the modules its row names.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -138,29 +139,22 @@ def _hunyuan3d_21_variant(dit: DiTPlainConfig | None, multiview: bool) -> str:
     return "custom"
 
 
-HUNYUAN3D_2_1 = ShapeFamily(
+HUNYUAN3D_2_1 = dataclasses.replace(
+    HUNYUAN3D_2_0,
     name="hunyuan3d-2.1",
     label="Hunyuan3D 2.1",
     dit_targets=("HunYuanDiTPlain",),
-    vae_targets=("ShapeVAE",),
     dit_signature_key="t_embedder.mlp.2.weight",
-    vae_signature_key="geo_decoder.output_proj.weight",
-    conditioner_key_prefix="main_image_encoder.model.",
     dit_from_params=DiTPlainConfig.from_params,
     dit_from_shapes=infer_config_from_shapes,
     build_dit=HunyuanDiTPlain,
-    vae_from_params=ShapeVAEConfig.from_params,
-    vae_from_shapes=infer_vae_config,
-    build_vae=ShapeVAE,
-    conditioner_from_section=ConditionerConfig.from_yaml_section,
-    conditioner_from_shapes=infer_conditioner_config,
-    build_conditioner=ImageConditioner,
     # One released VAE (4096 latents, scale factor 1.00395...); FlashVDM decodes with it too.
     vae_preset_for_dit=lambda dit: VAE_PRESETS["v2-1"],
     variant_name=_hunyuan3d_21_variant,
-    # The 2.1 pipeline's defaults are 2.0's; its image processor also makes 512 x 512.
-    defaults=HUNYUAN3D_2_0.defaults,
 )
+"""Hunyuan3D 2.1: the 2.0 row with its own DiT. The VAE class, the DINOv2 conditioner
+(here DINOv2-Large, read from config.yaml or the weights) and the release pipeline's
+defaults are 2.0's."""
 
 SHAPE_FAMILIES: tuple[ShapeFamily, ...] = (HUNYUAN3D_2_0, HUNYUAN3D_2_1)
 """Every family the loaders recognise, tried in this order."""
