@@ -111,11 +111,7 @@ def finite_float(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    return int_in_range(1)(text)
-
-
+POSITIVE_INT = int_in_range(1)
 TEXTURE_SIZE = int_in_range(64, 4096)
 VIEW_SIZE = int_in_range(8, multiple_of=8)
 OCTREE_RESOLUTION = int_in_range(16, 1024)
@@ -147,14 +143,14 @@ def add_shape_arguments(shape: argparse.ArgumentParser) -> None:
                             "model shipped with the pack, which knows only simple procedural shapes)")
     shape.add_argument("--image", required=True, help="input image (RGBA cut-out, or any image)")
     shape.add_argument("--out", required=True, help="output mesh: .glb, .obj or .ply")
-    shape.add_argument("--steps", type=positive_int, default=None, help=f"sampling steps (release: {RELEASE.steps}; demo model: {DEMO.steps})")
+    shape.add_argument("--steps", type=POSITIVE_INT, default=None, help=f"sampling steps (release: {RELEASE.steps}; demo model: {DEMO.steps})")
     shape.add_argument("--guidance", type=finite_float, default=None,
                        help=f"guidance scale (release: {RELEASE.guidance}; demo model: {DEMO.guidance})")
     shape.add_argument("--seed", type=int, default=0, help="noise seed")
     shape.add_argument("--octree-resolution", type=OCTREE_RESOLUTION, default=None,
                        help=f"grid resolution (release: {RELEASE.octree_resolution}; demo model: "
                             f"{DEMO.octree_resolution})")
-    shape.add_argument("--num-chunks", type=positive_int, default=8000, help="points per decoder call")
+    shape.add_argument("--num-chunks", type=POSITIVE_INT, default=8000, help="points per decoder call")
     shape.add_argument("--decoder", choices=DECODERS, default=None,
                        help=f"volume decoding (release: {RELEASE.decoder}; demo model: {DEMO.decoder})")
     shape.add_argument("--mc-level", type=finite_float, default=0.0, help="marching cubes level")
@@ -193,7 +189,7 @@ def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every texturing route has: texture size, UV layout and rasterizer."""
     parser.add_argument("--texture-size", type=TEXTURE_SIZE, default=RELEASED_TEXTURE_SIZE,
                         help=f"texture size (64..4096; release: {RELEASED_TEXTURE_SIZE})")
-    parser.add_argument("--atlas-resolution", type=positive_int, default=1024,
+    parser.add_argument("--atlas-resolution", type=POSITIVE_INT, default=1024,
                         help="texels the UV charts are laid out for (xatlas)")
     parser.add_argument("--backend", choices=RASTERIZER_NAMES, default="auto",
                         help="rasterizer: nvdiffrast on CUDA when installed, else torch")
@@ -201,7 +197,7 @@ def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_projection_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the projection route only."""
-    parser.add_argument("--render-size", type=positive_int, default=2048,
+    parser.add_argument("--render-size", type=POSITIVE_INT, default=2048,
                         help="size the images are projected at (projection only; release: 2048)")
     parser.add_argument("--image-view", type=parse_orbit_pose, default=None, metavar="AZ:EL",
                         help="orbit pose the --image was taken from, in degrees (default: the "
@@ -217,7 +213,7 @@ def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
                              + ("" if required else "; texture with Paint instead of projecting the image"))
     parser.add_argument("--delight", default=None,
                         help="the hunyuan3d-delight-v2-0 folder; without it the image's lighting is kept")
-    parser.add_argument("--paint-steps", type=positive_int, default=RELEASED_STEPS,
+    parser.add_argument("--paint-steps", type=POSITIVE_INT, default=RELEASED_STEPS,
                         help=f"Paint denoising steps (release: {RELEASED_STEPS})")
     parser.add_argument("--paint-guidance", type=finite_float, default=RELEASED_GUIDANCE,
                         help=f"Paint guidance (release: {RELEASED_GUIDANCE})")
