@@ -6,7 +6,9 @@ them: for an error its type (plus what else must hold) and its message, for an i
 is now read correctly what came out, checked against the table like any other answer.
 """
 
+import contextlib
 import errno
+import io
 import pathlib
 import re
 from pathlib import Path
@@ -17,6 +19,7 @@ import torch
 import yaml
 from PIL import Image
 
+from hy3d_core.cli import build_parser
 from hy3d_core.demo import DEMO_MODEL_DIR
 from hy3d_core.geometry.mesh import Mesh
 from hy3d_core.geometry.surface import extract_surface
@@ -115,6 +118,37 @@ def write_read_only_folder(tmp_path, monkeypatch):
     return _raised(lambda: save_mesh(TRIANGLE, tmp_path / "mesh.glb"))
 
 
+def _command(arguments: list[str]):
+    return lambda: (lambda args: args.run(args))(build_parser().parse_args(arguments))
+
+
+def _cut_out_image(tmp_path) -> Path:
+    image = tmp_path / "box.png"
+    Image.fromarray(np.full((16, 16, 4), 255, np.uint8), "RGBA").save(image)
+    return image
+
+
+def obj_texture_is_the_input_image(tmp_path):
+    image = _cut_out_image(tmp_path)
+    kept = image.read_bytes()
+    kind, message = _raised(_command(["generate", "--image", str(image), "--out", str(tmp_path / "box.obj"),
+                                      "--overwrite"]))
+    return f"{kind}; the image is {'kept' if image.read_bytes() == kept else 'replaced'}", message
+
+
+def latents_named_like_the_mesh(tmp_path):
+    out = str(tmp_path / "box.glb")
+    return _raised(_command(["shape", "--image", str(_cut_out_image(tmp_path)), "--out", out,
+                             "--save-latents", out]))
+
+
+def numeric_flag_out_of_range(tmp_path):
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors), pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["generate", "--image", "a.png", "--out", "a.glb", "--view-size", "12"])
+    return f"exit status {exit_info.value.code}", errors.getvalue().strip().splitlines()[-1]
+
+
 def write_disk_full(tmp_path, monkeypatch):
     def disk_full(_descriptor):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -210,6 +244,9 @@ CASES = {
     "write-name-taken-while-writing": write_name_taken_while_writing,
     "write-read-only-folder": write_read_only_folder,
     "write-disk-full": write_disk_full,
+    "obj-texture-is-the-input-image": obj_texture_is_the_input_image,
+    "latents-named-like-the-mesh": latents_named_like_the_mesh,
+    "numeric-flag-out-of-range": numeric_flag_out_of_range,
     "write-target-is-a-folder": write_target_is_a_folder,
     "write-folder-is-a-file": write_folder_is_a_file,
     "obj-face-index-out-of-range": obj_face_index_out_of_range,

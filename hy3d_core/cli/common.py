@@ -8,8 +8,10 @@ once, so that ``generate`` (shape, then texture) takes exactly the flags of both
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from pathlib import Path
-from typing import Iterable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 import torch
 
@@ -43,11 +45,77 @@ def device_and_dtype(args: argparse.Namespace) -> tuple[torch.device, torch.dtyp
     return device, resolve_dtype(args.dtype, device)
 
 
-def refuse_existing(targets: Iterable[Path | str | None], *, overwrite: bool) -> None:
-    """Refuse to replace an existing output without --overwrite, before any slow work."""
+def _nearest_existing_folder(path: Path) -> Path:
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def check_outputs(
+    outputs: Iterable[Path | str | None],
+    inputs: Iterable[Path | str | None],
+    *,
+    overwrite: bool,
+) -> None:
+    """Refuse, before any slow work, a run whose outputs cannot all be written: a folder
+    the user may not write to, one output named twice, an output that is an input (it
+    would replace it), or an existing file without --overwrite. A missing folder is fine:
+    the save creates it."""
+    targets = [Path(target) for target in outputs if target is not None]
     for target in targets:
-        if target is not None and Path(target).exists() and not overwrite:
+        folder = _nearest_existing_folder(target.absolute())
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"cannot write {target}: {folder} is not writable; choose a folder you can write to")
+    resolved = [target.resolve() for target in targets]
+    for index, target in enumerate(resolved):
+        if target in resolved[:index]:
+            raise ValueError(f"{targets[index]} would be written twice (e.g. --save-latents equal to "
+                             "--out); give each output its own name")
+    sources = {Path(source).resolve(): source for source in inputs if source is not None}
+    for target, shown in zip(resolved, targets):
+        if target in sources:
+            raise ValueError(f"{shown} is an output of this run and also the input {sources[target]}; "
+                             "choose another --out name so the input is not replaced")
+    for target in targets:
+        if target.exists() and not overwrite:
             raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
+
+
+def _number(parse: Callable[[str], Value], text: str, kind: str) -> Value:
+    try:
+        return parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+
+
+def int_in_range(low: int, high: int | None = None, *, multiple_of: int = 1) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound when None)
+    that is a multiple of ``multiple_of``; checked while parsing, before any file is read."""
+    def parse(text: str) -> int:
+        value = _number(int, text, "a whole number")
+        above = "" if high is None else f" and at most {high}"
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} must be at least {low}{above}")
+        if value % multiple_of:
+            raise argparse.ArgumentTypeError(f"{value} must be a multiple of {multiple_of}")
+        return value
+    return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (not nan or inf)."""
+    value = _number(float, text, "a number")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+POSITIVE_INT = int_in_range(1)
+TEXTURE_SIZE = int_in_range(64, 4096)
+VIEW_SIZE = int_in_range(8, multiple_of=8)
+OCTREE_RESOLUTION = int_in_range(16, 1024)
+FACE_BUDGET = int_in_range(0)
 
 
 def add_device_arguments(parser: argparse.ArgumentParser, dtype_help: str) -> None:
@@ -55,8 +123,16 @@ def add_device_arguments(parser: argparse.ArgumentParser, dtype_help: str) -> No
     parser.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto", help=dtype_help)
 
 
+MODELS_DIR_ENV = "HY3D_MODELS_DIR"
+
+
 def add_background_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--background`` and ``--models-dir``, the folder a model method's weights are
+    found in (``rembg/...``, as in ComfyUI's models folder)."""
     parser.add_argument("--background", default="auto", help=help_text)
+    parser.add_argument("--models-dir", type=Path, default=os.environ.get(MODELS_DIR_ENV) or None,
+                        help="models folder holding rembg/ (RMBG-2.0, BiRefNet, u2net) for "
+                             f"--background; default: ${MODELS_DIR_ENV}")
 
 
 def add_shape_arguments(shape: argparse.ArgumentParser) -> None:
@@ -67,17 +143,17 @@ def add_shape_arguments(shape: argparse.ArgumentParser) -> None:
                             "model shipped with the pack, which knows only simple procedural shapes)")
     shape.add_argument("--image", required=True, help="input image (RGBA cut-out, or any image)")
     shape.add_argument("--out", required=True, help="output mesh: .glb, .obj or .ply")
-    shape.add_argument("--steps", type=int, default=None, help=f"sampling steps (release: {RELEASE.steps}; demo model: {DEMO.steps})")
-    shape.add_argument("--guidance", type=float, default=None,
+    shape.add_argument("--steps", type=POSITIVE_INT, default=None, help=f"sampling steps (release: {RELEASE.steps}; demo model: {DEMO.steps})")
+    shape.add_argument("--guidance", type=finite_float, default=None,
                        help=f"guidance scale (release: {RELEASE.guidance}; demo model: {DEMO.guidance})")
     shape.add_argument("--seed", type=int, default=0, help="noise seed")
-    shape.add_argument("--octree-resolution", type=int, default=None,
+    shape.add_argument("--octree-resolution", type=OCTREE_RESOLUTION, default=None,
                        help=f"grid resolution (release: {RELEASE.octree_resolution}; demo model: "
                             f"{DEMO.octree_resolution})")
-    shape.add_argument("--num-chunks", type=int, default=8000, help="points per decoder call")
+    shape.add_argument("--num-chunks", type=POSITIVE_INT, default=8000, help="points per decoder call")
     shape.add_argument("--decoder", choices=DECODERS, default=None,
                        help=f"volume decoding (release: {RELEASE.decoder}; demo model: {DEMO.decoder})")
-    shape.add_argument("--mc-level", type=float, default=0.0, help="marching cubes level")
+    shape.add_argument("--mc-level", type=finite_float, default=0.0, help="marching cubes level")
     shape.add_argument("--open-at-bounds", action="store_true",
                        help="leave a shape that reaches the grid's edge open there, as the "
                             "release does (default: capped, so the mesh stays closed)")
@@ -88,7 +164,7 @@ def add_shape_arguments(shape: argparse.ArgumentParser) -> None:
                        help="also write the final latents [B, num_latents, 64] (torch file)")
     shape.add_argument("--no-postprocess", action="store_true",
                        help="skip floater/degenerate removal and face reduction")
-    shape.add_argument("--max-faces", type=int, default=None,
+    shape.add_argument("--max-faces", type=FACE_BUDGET, default=None,
                        help=f"face budget, 0: no reduction (release: {RELEASE.max_faces}; demo model: "
                             f"{DEMO.max_faces})")
     shape.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -100,7 +176,10 @@ def parse_orbit_pose(text: str) -> tuple[float, float]:
     try:
         if not colon:
             raise ValueError
-        return float(azimuth), float(elevation)
+        pose = float(azimuth), float(elevation)
+        if not all(map(math.isfinite, pose)):
+            raise ValueError
+        return pose
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not AZIMUTH:ELEVATION in degrees, e.g. 30:20") from None
@@ -108,9 +187,9 @@ def parse_orbit_pose(text: str) -> tuple[float, float]:
 
 def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every texturing route has: texture size, UV layout and rasterizer."""
-    parser.add_argument("--texture-size", type=int, default=RELEASED_TEXTURE_SIZE,
+    parser.add_argument("--texture-size", type=TEXTURE_SIZE, default=RELEASED_TEXTURE_SIZE,
                         help=f"texture size (64..4096; release: {RELEASED_TEXTURE_SIZE})")
-    parser.add_argument("--atlas-resolution", type=int, default=1024,
+    parser.add_argument("--atlas-resolution", type=POSITIVE_INT, default=1024,
                         help="texels the UV charts are laid out for (xatlas)")
     parser.add_argument("--backend", choices=RASTERIZER_NAMES, default="auto",
                         help="rasterizer: nvdiffrast on CUDA when installed, else torch")
@@ -118,7 +197,7 @@ def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_projection_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the projection route only."""
-    parser.add_argument("--render-size", type=int, default=2048,
+    parser.add_argument("--render-size", type=POSITIVE_INT, default=2048,
                         help="size the images are projected at (projection only; release: 2048)")
     parser.add_argument("--image-view", type=parse_orbit_pose, default=None, metavar="AZ:EL",
                         help="orbit pose the --image was taken from, in degrees (default: the "
@@ -134,10 +213,10 @@ def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
                              + ("" if required else "; texture with Paint instead of projecting the image"))
     parser.add_argument("--delight", default=None,
                         help="the hunyuan3d-delight-v2-0 folder; without it the image's lighting is kept")
-    parser.add_argument("--paint-steps", type=int, default=RELEASED_STEPS,
+    parser.add_argument("--paint-steps", type=POSITIVE_INT, default=RELEASED_STEPS,
                         help=f"Paint denoising steps (release: {RELEASED_STEPS})")
-    parser.add_argument("--paint-guidance", type=float, default=RELEASED_GUIDANCE,
+    parser.add_argument("--paint-guidance", type=finite_float, default=RELEASED_GUIDANCE,
                         help=f"Paint guidance (release: {RELEASED_GUIDANCE})")
-    parser.add_argument("--view-size", type=int, default=RELEASED_VIEW_SIZE,
+    parser.add_argument("--view-size", type=VIEW_SIZE, default=RELEASED_VIEW_SIZE,
                         help="pixels per generated view, also the geometry maps' and Delight's size "
                              f"(release: {RELEASED_VIEW_SIZE})")

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import torch
 
-from ..io.mesh_files import save_mesh
+from ..io.mesh_files import output_files, save_mesh
 from .common import (
     add_baking_arguments,
     add_paint_arguments,
     add_projection_arguments,
     add_shape_arguments,
+    check_outputs,
     device_and_dtype,
-    refuse_existing,
 )
 from .shape_command import load_input_image, shape_from_args
 from .texture_command import check_paint_folders, paint_with_args, project_with_args, unwrap_with_args
@@ -31,7 +31,8 @@ def command_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".glb", ".obj"):
         raise ValueError(f"--out must end in .glb or .obj (formats that carry a texture), got {out.name}")
-    refuse_existing((out, args.save_latents), overwrite=args.overwrite)
+    check_outputs((*output_files(out, has_uvs=True, has_texture=True), args.save_latents),
+                  (args.image,), overwrite=args.overwrite)
     check_paint_folders(args)
     device, dtype = device_and_dtype(args)
     prepared = load_input_image(args)

@@ -14,11 +14,11 @@ from ..geometry.mesh import Mesh
 from ..image.loading import load_image_rgba
 from ..image.prepare import PreparedImage
 from ..io.atomic_files import save_tensor
-from ..io.mesh_files import SAVE_FORMATS, save_mesh
+from ..io.mesh_files import SAVE_FORMATS, output_files, save_mesh
 from ..io.shape_checkpoints import describe_checkpoint, load_shape_model
 from ..models.families import ShapeDefaults
 from ..pipelines.shape import SamplingSettings, SurfaceSettings, VolumeSettings, generate_shape
-from .common import device_and_dtype, given, refuse_existing, stderr_progress
+from .common import check_outputs, device_and_dtype, given, stderr_progress
 
 
 def shape_model_path(args: argparse.Namespace) -> Path:
@@ -31,7 +31,7 @@ def load_input_image(args: argparse.Namespace) -> PreparedImage:
     border its config.yaml gives (read without loading any weights)."""
     configs = describe_checkpoint(shape_model_path(args)).configs
     return load_image_rgba(args.image, background=args.background, size=configs.image_size,
-                           border_ratio=configs.border_ratio)
+                           border_ratio=configs.border_ratio, models_dir=args.models_dir)
 
 
 def shape_from_args(
@@ -77,7 +77,8 @@ def command_shape(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in SAVE_FORMATS:
         raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
-    refuse_existing((out, args.save_latents), overwrite=args.overwrite)
+    check_outputs((*output_files(out, has_uvs=False, has_texture=False), args.save_latents),
+                  (args.image,), overwrite=args.overwrite)
     device, dtype = device_and_dtype(args)
     prepared = load_input_image(args)
     mesh, _ = shape_from_args(args, prepared, device, dtype)

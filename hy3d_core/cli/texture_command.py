@@ -17,7 +17,7 @@ from ..geometry.mesh import Mesh
 from ..image.loading import load_image_rgba
 from ..image.prepare import PreparedImage
 from ..io.delight_checkpoints import load_delight_pipeline
-from ..io.mesh_files import SAVE_FORMATS, load_mesh, save_mesh
+from ..io.mesh_files import SAVE_FORMATS, load_mesh, output_files, save_mesh
 from ..io.paint_checkpoints import load_paint_model
 from ..pipelines.paint import PaintSettings, paint_texture
 from ..pipelines.projection import project_image_texture, projection_warnings
@@ -29,8 +29,8 @@ from .common import (
     add_device_arguments,
     add_paint_arguments,
     add_projection_arguments,
+    check_outputs,
     device_and_dtype,
-    refuse_existing,
     stderr_progress,
 )
 
@@ -104,7 +104,8 @@ def project_with_args(
     """The projection route (``mesh`` has UVs): the mesh textured from the image(s), the
     reference seen from ``--image-view``, or ``default_image_view`` without it; what to say
     about the result, and warnings."""
-    extra_views = [(load_image_rgba(path, background=args.background), azimuth, elevation)
+    extra_views = [(load_image_rgba(path, background=args.background, models_dir=args.models_dir),
+                    azimuth, elevation)
                    for azimuth, elevation, path in views]
     result = project_image_texture(
         mesh,
@@ -126,15 +127,16 @@ def command_texture(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in SAVE_FORMATS:
         raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
-    refuse_existing((out,), overwrite=args.overwrite)
     views = parse_views(args.views or [])
+    check_outputs(output_files(out, has_uvs=True, has_texture=True),
+                  (args.image, args.mesh, *(image for _, _, image in views)), overwrite=args.overwrite)
     check_paint_folders(args)
     if args.paint is not None and args.views:
         raise ValueError("--views are for projection; Paint generates its own six views from the one "
                          "--image, so drop --views or --paint")
     device, dtype = device_and_dtype(args)
     mesh = load_mesh(args.mesh)
-    reference = load_image_rgba(args.image, background=args.background)
+    reference = load_image_rgba(args.image, background=args.background, models_dir=args.models_dir)
     mesh = unwrap_with_args(args, mesh, again=args.new_uvs)
     if args.paint is None:
         textured, summary, warnings = project_with_args(args, mesh, reference, views, device,

@@ -42,6 +42,28 @@ def _extension(path: Path, supported: tuple[str, ...], action: str) -> str:
     return suffix
 
 
+def _material_name(path: Path) -> str:
+    """The name an OBJ's MTL and texture images take: the OBJ's own, spaces made ``_``."""
+    return re.sub(r"\s", "_", path.stem)
+
+
+def output_files(path: str | os.PathLike, *, has_uvs: bool, has_texture: bool,
+                 has_metallic_roughness: bool = False) -> tuple[Path, ...]:
+    """Every file ``save_mesh`` writes for a mesh with these parts, mesh file last, so a
+    caller can check them (taken names, inputs they would replace) before any work starts."""
+    path = Path(path)
+    suffix = _extension(path, SAVE_FORMATS, "save")
+    if suffix != ".obj" or not (has_uvs or has_texture):
+        return (path,)
+    name = _material_name(path)
+    files = [path.with_name(f"{name}.mtl")]
+    if has_texture:
+        files.insert(0, path.with_name(f"{name}.png"))
+        if has_metallic_roughness:
+            files += [path.with_name(f"{name}{map_suffix}.png") for _, map_suffix, _ in OBJ_PBR_MAPS]
+    return (*files, path)
+
+
 def _obj_files(mesh: Mesh, path: Path) -> dict[Path, bytes]:
     """The OBJ plus, when textured, its MTL and PNG named after it (not ``material_0``),
     so two meshes saved in one folder never share or overwrite a texture."""
@@ -49,7 +71,7 @@ def _obj_files(mesh: Mesh, path: Path) -> dict[Path, bytes]:
     from trimesh.exchange.obj import export_obj
 
     tm = mesh.to_trimesh()
-    material_name = re.sub(r"\s", "_", path.stem)
+    material_name = _material_name(path)
     if mesh.texture is not None:
         image = tm.visual.material.baseColorTexture
         tm.visual.material = trimesh.visual.material.SimpleMaterial(
@@ -149,9 +171,14 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -
             f"Cannot save {path.name!r}: the mesh has {len(mesh.vertices)} vertices and "
             f"{len(mesh.faces)} faces; a mesh file needs at least one face."
         )
-    files = _encode(mesh, path, suffix)
-    # the mesh file itself goes last, so its companions are in place when it appears
-    files = {name: data for name, data in files.items() if name != path} | {path: files[path]}
+    encoded = _encode(mesh, path, suffix)
+    names = output_files(path, has_uvs=mesh.uvs is not None, has_texture=mesh.texture is not None,
+                         has_metallic_roughness=mesh.metallic_roughness is not None)
+    if set(names) != set(encoded):
+        raise RuntimeError(f"saving {path} would write {sorted(map(str, encoded))}, not the announced "
+                           f"{sorted(map(str, names))}")
+    # in output_files' order: the mesh file itself last, so its companions are in place when it appears
+    files = {name: encoded[name] for name in names}
     write_files_atomically(files, overwrite=overwrite)
     return path
 

@@ -157,3 +157,24 @@ def test_files_without_faces_are_refused(tmp_path):
         load_mesh(path)
     with pytest.raises(FileNotFoundError, match="missing.glb"):
         load_mesh(tmp_path / "missing.glb")
+
+
+@pytest.mark.parametrize("name", ["box.obj", "my box.obj", "box.glb", "box.ply"])
+@pytest.mark.parametrize("parts", ["plain", "uvs", "textured", "pbr"])
+def test_output_files_are_exactly_the_files_a_save_writes(textured, tmp_path, name, parts):
+    rng = np.random.default_rng(1)
+    mesh = Mesh(
+        vertices=textured.vertices, faces=textured.faces,
+        uvs=None if parts == "plain" else textured.uvs,
+        texture=textured.texture if parts in ("textured", "pbr") else None,
+        metallic_roughness=rng.random((16, 24, 2)) if parts == "pbr" else None,
+    )
+    announced = mesh_files.output_files(
+        tmp_path / name, has_uvs=mesh.uvs is not None, has_texture=mesh.texture is not None,
+        has_metallic_roughness=mesh.metallic_roughness is not None)
+    save_mesh(mesh, tmp_path / name)
+    assert sorted(announced) == sorted(tmp_path.iterdir())
+    assert announced[-1] == tmp_path / name
+    if name == "box.obj" and parts != "plain":
+        assert tmp_path / "box.mtl" in announced
+        assert (tmp_path / "box.png" in announced) == (parts != "uvs")

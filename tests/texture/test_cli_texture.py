@@ -7,6 +7,7 @@ import pytest
 import trimesh
 from PIL import Image
 
+from hy3d_core.cli import texture_command
 from hy3d_core.cli.texture_command import add_texture_arguments, command_texture, parse_views
 
 
@@ -66,7 +67,6 @@ def test_never_overwrites_without_the_flag(inputs):
     (["--views", "180=back.png"], ValueError, "AZIMUTH:ELEVATION=IMAGE"),
     (["--image", "missing.png"], ValueError, "does not exist"),
     (["--mesh", "missing.ply"], FileNotFoundError, "No mesh file"),
-    (["--texture-size", "16"], ValueError, "texture_size"),
 ])
 def test_clear_errors(inputs, change, error, message):
     arguments = small(inputs, inputs / "y.glb")
@@ -79,6 +79,43 @@ def test_clear_errors(inputs, change, error, message):
         arguments += [flag, value]
     with pytest.raises(error, match=message):
         run(arguments)
+
+
+def test_texture_size_is_checked_by_the_parser_before_any_work(inputs, monkeypatch, capsys):
+    monkeypatch.setattr(texture_command, "load_mesh", _no_work)
+    with pytest.raises(SystemExit) as exit_info:
+        run(small(inputs, inputs / "y.glb") + ["--texture-size", "16"])
+    assert exit_info.value.code == 2
+    assert "--texture-size: 16 must be at least 64 and at most 4096" in capsys.readouterr().err
+
+
+def _no_work(*_, **__):
+    raise AssertionError("the mesh was read before the outputs were checked")
+
+
+@pytest.mark.parametrize("out_name, extra, clash", [
+    ("back.obj", ["--views", "180:0={back}"], "back.png"),
+    ("front.obj", [], "front.png"),
+    ("ball.ply", [], "ball.ply"),
+])
+def test_outputs_that_are_inputs_are_refused_first(inputs, monkeypatch, capsys, out_name, extra, clash):
+    monkeypatch.setattr(texture_command, "load_mesh", _no_work)
+    arguments = small(inputs, inputs / out_name, *[item.format(back=inputs / "back.png") for item in extra],
+                      "--overwrite")
+    kept = {name: (inputs / name).read_bytes() for name in ("back.png", "front.png", "ball.ply")}
+    with pytest.raises(ValueError, match=f"{inputs / clash} is an output of this run and also the input"):
+        run(arguments)
+    assert {name: (inputs / name).read_bytes() for name in kept} == kept
+
+
+def test_models_dir_defaults_to_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("HY3D_MODELS_DIR", str(tmp_path))
+    parser = argparse.ArgumentParser()
+    add_texture_arguments(parser)
+    args = parser.parse_args(["--mesh", "m.ply", "--image", "i.png", "--out", "o.glb"])
+    assert args.models_dir == tmp_path
+    assert parser.parse_args(["--mesh", "m.ply", "--image", "i.png", "--out", "o.glb",
+                              "--models-dir", "elsewhere"]).models_dir.name == "elsewhere"
 
 
 def test_views_are_parsed_from_commas_and_repeats():
