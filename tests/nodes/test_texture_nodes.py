@@ -93,7 +93,7 @@ def test_unwrap_gives_every_vertex_a_uv_and_can_keep_existing_ones(unwrapped):
 def test_geometry_maps_from_the_released_views_and_custom_ones(unwrapped):
     normals, positions, cameras = _maps(unwrapped)
     assert normals.shape == positions.shape == (6, 64, 64, 3)
-    assert cameras.paint_camera_indices() == [21, 12, 15, 18, 43, 37]  # REFERENCE.md section 8
+    assert cameras.paint_camera_indices() == [21, 12, 15, 18, 43, 37]  # docs/release_conventions.md, section 11
     assert normals[:, 0, 0].eq(1).all() and normals[:, 32, 32].lt(1).any()
     normals, _, cameras = _maps(unwrapped, "custom", "0, 180", "0; 20", "1, 0.5")
     assert normals.shape[0] == 2 and cameras.weights == (1.0, 0.5) and cameras.elevations == (0.0, 20.0)
