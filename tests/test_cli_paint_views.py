@@ -55,6 +55,13 @@ def test_bad_arguments_are_refused_before_loading(tmp_path, capsys, change, mess
     assert not (tmp_path / "views").exists()
 
 
+def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys):
+    out = tmp_path / "views.png"
+    out.write_bytes(b"kept")
+    assert main(["paint-views", *_arguments(out)]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
 def test_existing_views_are_kept_without_overwrite(tmp_path, capsys):
     out = tmp_path / "views"
     out.mkdir()

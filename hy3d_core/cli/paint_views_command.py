@@ -13,6 +13,7 @@ output fails in a second, not after minutes of loading.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,9 @@ def check_paint_views_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--paint {args.paint} is not a folder; point to the hunyuan3d-paintpbr-v2-1 folder")
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; give a folder for the views")
+    existing = next(folder for folder in (args.out.absolute(), *args.out.absolute().parents) if folder.exists())
+    if not os.access(existing, os.W_OK):
+        raise ValueError(f"--out {args.out} cannot be written ({existing} is read-only); give another folder")
     refuse_existing(output_paths(args.out, len(args.normals)), overwrite=args.overwrite)
 
 
