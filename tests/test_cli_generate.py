@@ -13,6 +13,8 @@ from hy3d_core.cli.generate_command import add_generate_arguments, command_gener
 from hy3d_core.image.prepare import prepare_image
 from hy3d_core.io.shape_checkpoints import load_shape_model
 from hy3d_core.pipelines import SamplingSettings, VolumeSettings, decode_volume, encode_images, sample_latents
+from paint_pbr_fixture import DINO_FOLDER, MODEL_FOLDER, paint_pbr_fixture
+from paint_pbr_fixture import VIEW_SIZE as PBR_VIEW_SIZE
 from tiny_checkpoints import write_tiny_shape_model
 from tiny_paint import TINY_VIEW_SIZE, write_tiny_delight_folder, write_tiny_paint_folder
 
@@ -97,3 +99,19 @@ def test_image_view_must_be_azimuth_colon_elevation(setup, capsys):
     with pytest.raises(SystemExit):
         _generate(setup, setup[0] / "never_posed.glb", "--image-view", "30", paint=False)
     assert "AZIMUTH:ELEVATION" in capsys.readouterr().err
+
+
+def test_a_paint_21_folder_gives_the_glb_a_pbr_material(setup):
+    folder = paint_pbr_fixture()
+    out = setup[0] / "asset_pbr.glb"
+    assert _generate(setup, out, "--paint", str(folder / MODEL_FOLDER), "--paint-dino", str(folder / DINO_FOLDER),
+                     "--view-size", str(PBR_VIEW_SIZE), "--render-size", "128", "--dtype", "float32") == 0
+    material = trimesh.load(out, force="mesh").visual.material
+    assert material.baseColorTexture.size == material.metallicRoughnessTexture.size == (64, 64)
+
+
+def test_refuses_delight_with_a_paint_21_folder(setup):
+    out = setup[0] / "never_pbr.glb"
+    with pytest.raises(ValueError, match="--delight is not supported with Paint 2.1"):
+        _generate(setup, out, "--paint", str(paint_pbr_fixture() / MODEL_FOLDER), "--delight", str(setup[3]))
+    assert not out.exists()

@@ -16,6 +16,7 @@ from ..sampling.progress import Cancelled
 from . import (
     generate_command,
     inspect_command,
+    paint_views_command,
     prepare_command,
     shape_command,
     texture_command,
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     texture_command.add_texture_arguments(texture)
     texture.set_defaults(run=texture_command.command_texture)
     generate_command.add_generate_arguments(commands.add_parser("generate", help="image to textured mesh: shape, then Paint (--paint) or projection"))
+    paint_views = commands.add_parser("paint-views", help="Hunyuan3D-Paint 2.1 PBR views from a reference image and per-view geometry maps")
+    paint_views_command.add_paint_views_arguments(paint_views)
+    paint_views.set_defaults(run=paint_views_command.command_paint_views)
     prepare = commands.add_parser("prepare-data", help="a training dataset from a folder of meshes")
     prepare_command.add_prepare_arguments(prepare)
     prepare.set_defaults(run=prepare_command.command_prepare)

@@ -198,7 +198,8 @@ def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
 def add_projection_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the projection route only."""
     parser.add_argument("--render-size", type=POSITIVE_INT, default=2048,
-                        help="size the images are projected at (projection only; release: 2048)")
+                        help="size the images are projected at, and with Paint 2.1 the size its geometry maps are "
+                             "rendered at and its views are baked at (release: 2048)")
     parser.add_argument("--image-view", type=parse_orbit_pose, default=None, metavar="AZ:EL",
                         help="orbit pose the --image was taken from, in degrees (default: the "
                              "shape model's: 0:0, the front, for Hunyuan3D 2.0; 30:20 for the "
@@ -209,8 +210,11 @@ def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
     """The Paint model's flags; the noise seed is ``--seed``, which the caller defines
     (``generate`` shares it with the shape stage)."""
     parser.add_argument("--paint", required=required, default=None,
-                        help="the hunyuan3d-paint-v2-0 folder (unet/, vae/, scheduler/, model_index.json)"
+                        help="the hunyuan3d-paint-v2-0 or hunyuan3d-paintpbr-v2-1 folder (unet/, vae/, scheduler/, "
+                             "model_index.json); 2.1 gives a PBR material"
                              + ("" if required else "; texture with Paint instead of projecting the image"))
+    parser.add_argument("--paint-dino", default=None,
+                        help="Paint 2.1's facebook/dinov2-giant folder (default: dinov2-giant beside --paint)")
     parser.add_argument("--delight", default=None,
                         help="the hunyuan3d-delight-v2-0 folder; without it the image's lighting is kept")
     parser.add_argument("--paint-steps", type=POSITIVE_INT, default=RELEASED_STEPS,

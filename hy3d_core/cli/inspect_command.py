@@ -4,16 +4,39 @@ reading its weights."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from ..io.paint_family import PAINT_FAMILY_LABELS
+from ..io.paint_pbr_checkpoints import describe_paint_folder
 from ..io.shape_checkpoints import describe_checkpoint
 
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="an official folder, a .safetensors or a .ckpt file")
+    parser.add_argument("path", help="an official shape or paint folder, a .safetensors or a .ckpt file")
 
 
 def command_inspect(args: argparse.Namespace) -> int:
-    description = describe_checkpoint(args.path)
+    if (Path(args.path) / "unet").is_dir():
+        return inspect_paint_folder(Path(args.path))
+    return inspect_shape_checkpoint(args.path)
+
+
+def inspect_paint_folder(folder: Path) -> int:
+    """A Hunyuan3D-Paint folder (it holds ``unet/``): its release, UNet size and what is missing."""
+    description = describe_paint_folder(folder)
+    family = PAINT_FAMILY_LABELS.get(description.family, "not recognised as Hunyuan3D-Paint 2.0 or 2.1")
+    print(f"path:        {folder} (paint folder)")
+    print(f"family:      {family}")
+    print(f"unet:        {description.unet_parameters:,} parameters")
+    if not description.missing:
+        print("missing:     nothing")
+    for missing in description.missing:
+        print(f"missing:     {missing}")
+    return 0
+
+
+def inspect_shape_checkpoint(path: str) -> int:
+    description = describe_checkpoint(path)
     configs = description.configs
     print(f"path:        {description.path} ({description.kind})")
     print(f"weights:     {description.weights.name}")

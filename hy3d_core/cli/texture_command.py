@@ -19,7 +19,10 @@ from ..image.prepare import PreparedImage
 from ..io.delight_checkpoints import load_delight_pipeline
 from ..io.mesh_files import SAVE_FORMATS, load_mesh, output_files, save_mesh
 from ..io.paint_checkpoints import load_paint_model
+from ..io.paint_family import PAINT_PBR_21, paint_family
+from ..io.paint_pbr_checkpoints import load_paint_pbr_model
 from ..pipelines.paint import PaintSettings, paint_texture
+from ..pipelines.paint_pbr import PbrPaintSettings, paint_pbr_texture
 from ..pipelines.projection import project_image_texture, projection_warnings
 from ..texture.projection import FRONT_VIEW
 from ..texture.uv_unwrap import UnwrapOptions, unwrap_uv_detailed
@@ -33,6 +36,14 @@ from .common import (
     device_and_dtype,
     stderr_progress,
 )
+
+
+FOLDER_HINTS = {
+    "--paint": "hunyuan3d-paint-v2-0 folder of huggingface.co/tencent/Hunyuan3D-2 or the "
+               "hunyuan3d-paintpbr-v2-1 folder of huggingface.co/tencent/Hunyuan3D-2.1",
+    "--delight": "hunyuan3d-delight-v2-0 folder of huggingface.co/tencent/Hunyuan3D-2",
+    "--paint-dino": "facebook/dinov2-giant folder",
+}
 
 
 def parse_views(specs: list[str]) -> list[tuple[float, float, Path]]:
@@ -55,20 +66,41 @@ def parse_views(specs: list[str]) -> list[tuple[float, float, Path]]:
 
 
 def check_paint_folders(args: argparse.Namespace) -> None:
-    """Refuse missing model folders, and Delight without Paint, before any slow work starts."""
+    """Refuse missing model folders, Delight without Paint and flags the Paint release in
+    --paint does not take, before any slow work starts."""
     if args.paint is None and args.delight is not None:
         raise ValueError("--delight de-lights the image for Paint; give --paint too, or drop --delight")
-    for flag, folder in (("--paint", args.paint), ("--delight", args.delight)):
+    if args.paint is None and args.paint_dino is not None:
+        raise ValueError("--paint-dino is the DINOv2 folder of Paint 2.1; give --paint too, or drop --paint-dino")
+    for flag, folder in (("--paint", args.paint), ("--delight", args.delight), ("--paint-dino", args.paint_dino)):
         if folder is not None and not Path(folder).is_dir():
-            raise ValueError(f"{flag} {folder} is not a folder; give the downloaded "
-                             f"hunyuan3d-{flag[2:]}-v2-0 folder of huggingface.co/tencent/Hunyuan3D-2")
+            raise ValueError(f"{flag} {folder} is not a folder; give the downloaded {FOLDER_HINTS[flag]}")
+    if args.paint is None:
+        return
+    if paint_family(args.paint) == PAINT_PBR_21:
+        if args.delight is not None:
+            raise ValueError("--delight is not supported with Paint 2.1 (PBR), which generates albedo from the "
+                             "lit image itself; drop --delight")
+    elif args.paint_dino is not None:
+        raise ValueError(f"--paint-dino is only for Paint 2.1 ({PAINT_PBR_21}); {args.paint} is not such a "
+                         "folder, so drop --paint-dino")
 
 
 def paint_with_args(
     args: argparse.Namespace, mesh: Mesh, reference: PreparedImage, device: torch.device, dtype: torch.dtype
 ) -> Mesh:
-    """Load Paint (and Delight when asked for) and texture ``mesh`` from ``reference``
-    (a prepared image), drawing a progress bar per stage on stderr."""
+    """Load the Paint release in --paint (and Delight when asked for) and texture ``mesh``
+    from ``reference`` (a prepared image), drawing a progress bar per stage on stderr.
+    A 2.1 folder gives the mesh a PBR material (albedo and metallic-roughness)."""
+    if paint_family(args.paint) == PAINT_PBR_21:
+        model = load_paint_pbr_model(args.paint, dino_folder=args.paint_dino, device=device, dtype=dtype)
+        pbr_settings = PbrPaintSettings(
+            texture_size=args.texture_size, steps=args.paint_steps, guidance=args.paint_guidance,
+            view_size=args.view_size, seed=args.seed, render_size=args.render_size,
+            atlas_resolution=args.atlas_resolution, backend=args.backend,
+        )
+        return paint_pbr_texture(mesh, reference.rgb, model, pbr_settings, device=device,
+                                 progress_for=stderr_progress)
     paint_model = load_paint_model(args.paint, device=device, dtype=dtype)
     delight = None if args.delight is None else load_delight_pipeline(args.delight, device=device, dtype=dtype)
     settings = PaintSettings(texture_size=args.texture_size, steps=args.paint_steps,
@@ -143,7 +175,8 @@ def command_texture(args: argparse.Namespace) -> int:
                                                         FRONT_VIEW)
     else:
         textured = paint_with_args(args, mesh, reference, device, dtype)
-        summary = "painted by Hunyuan3D-Paint from six views" + (", image de-lit" if args.delight else "")
+        summary = ("painted by Hunyuan3D-Paint 2.1 with a PBR material" if textured.metallic_roughness is not None
+                   else "painted by Hunyuan3D-Paint from six views" + (", image de-lit" if args.delight else ""))
         warnings = []
     save_mesh(textured, out, overwrite=args.overwrite)
     print(f"wrote {out} ({len(textured.vertices)} vertices, {len(textured.faces)} faces, "

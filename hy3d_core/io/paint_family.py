@@ -21,7 +21,7 @@ PAINT_PBR_21 = "hunyuan3d-paintpbr-v2-1"
 PIPELINE_CLASS = "HunyuanPaintPipeline"
 UNET_WEIGHT_NAMES = ("diffusion_pytorch_model.bin", "diffusion_pytorch_model.safetensors")
 
-_DESCRIPTIONS = {
+PAINT_FAMILY_LABELS = {
     PAINT_20: "Hunyuan3D-Paint 2.0 (hunyuan3d-paint-v2-0, RGB views)",
     PAINT_PBR_21: "Hunyuan3D-Paint 2.1 PBR (hunyuan3d-paintpbr-v2-1, albedo and metallic-roughness views)",
 }
@@ -69,6 +69,6 @@ def require_paint_family(folder: str | Path, expected: str) -> None:
     found = paint_family(folder)
     if found is not None and found != expected:
         raise CheckpointError(
-            f"{folder} holds {_DESCRIPTIONS[found]}, but {_DESCRIPTIONS[expected]} is needed here. "
+            f"{folder} holds {PAINT_FAMILY_LABELS[found]}, but {PAINT_FAMILY_LABELS[expected]} is needed here. "
             f"Point to the {expected} folder instead (or use the loader for {found})."
         )
