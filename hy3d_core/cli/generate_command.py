@@ -24,16 +24,23 @@ from .common import (
     device_and_dtype,
 )
 from .shape_command import load_input_image, shape_from_args
-from .texture_command import check_paint_folders, paint_with_args, project_with_args, unwrap_with_args
+from .texture_command import (
+    check_paint_folders,
+    paint_with_args,
+    paints_pbr,
+    project_with_args,
+    unwrap_with_args,
+)
 
 
 def command_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".glb", ".obj"):
         raise ValueError(f"--out must end in .glb or .obj (formats that carry a texture), got {out.name}")
-    check_outputs((*output_files(out, has_uvs=True, has_texture=True), args.save_latents),
-                  (args.image,), overwrite=args.overwrite)
     check_paint_folders(args)
+    check_outputs((*output_files(out, has_uvs=True, has_texture=True,
+                                 has_metallic_roughness=paints_pbr(args)), args.save_latents),
+                  (args.image,), overwrite=args.overwrite)
     device, dtype = device_and_dtype(args)
     prepared = load_input_image(args)
     mesh, defaults = shape_from_args(args, prepared, device, dtype)

@@ -13,7 +13,6 @@ output fails in a second, not after minutes of loading.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,15 @@ from ..sampling.paint_pbr_sampling import (
     RELEASED_VIEW_SIZE,
     paint_pbr_views,
 )
-from .common import add_device_arguments, device_and_dtype, refuse_existing, stderr_progress
+from .common import (
+    POSITIVE_INT,
+    VIEW_SIZE,
+    add_device_arguments,
+    check_outputs,
+    device_and_dtype,
+    finite_float,
+    stderr_progress,
+)
 
 
 def add_paint_views_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +49,11 @@ def add_paint_views_arguments(parser: argparse.ArgumentParser) -> None:
                         help="one normal map per view, world normals as (n + 1) / 2 on white")
     parser.add_argument("--positions", nargs="+", required=True,
                         help="one position map per view, in the same order as --normals")
-    parser.add_argument("--steps", type=int, default=RELEASED_STEPS, help=f"denoising steps (release: {RELEASED_STEPS})")
-    parser.add_argument("--guidance", type=float, default=RELEASED_GUIDANCE,
+    parser.add_argument("--steps", type=POSITIVE_INT, default=RELEASED_STEPS, help=f"denoising steps (release: {RELEASED_STEPS})")
+    parser.add_argument("--guidance", type=finite_float, default=RELEASED_GUIDANCE,
                         help=f"guidance scale (release: {RELEASED_GUIDANCE})")
     parser.add_argument("--seed", type=int, default=RELEASED_SEED, help=f"noise seed (release: {RELEASED_SEED})")
-    parser.add_argument("--view-size", type=int, default=RELEASED_VIEW_SIZE,
+    parser.add_argument("--view-size", type=VIEW_SIZE, default=RELEASED_VIEW_SIZE,
                         help=f"pixels per generated view, a multiple of 64 (release: {RELEASED_VIEW_SIZE})")
     add_device_arguments(parser, "auto: float16 on a GPU, float32 on the CPU")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created when missing)")
@@ -72,10 +79,8 @@ def check_paint_views_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--paint {args.paint} is not a folder; point to the hunyuan3d-paintpbr-v2-1 folder")
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; give a folder for the views")
-    existing = next(folder for folder in (args.out.absolute(), *args.out.absolute().parents) if folder.exists())
-    if not os.access(existing, os.W_OK):
-        raise ValueError(f"--out {args.out} cannot be written ({existing} is read-only); give another folder")
-    refuse_existing(output_paths(args.out, len(args.normals)), overwrite=args.overwrite)
+    check_outputs(output_paths(args.out, len(args.normals)),
+                  [args.reference, *args.normals, *args.positions], overwrite=args.overwrite)
 
 
 def read_map_images(paths: list[str]) -> torch.Tensor:

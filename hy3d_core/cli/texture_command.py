@@ -86,6 +86,12 @@ def check_paint_folders(args: argparse.Namespace) -> None:
                          "folder, so drop --paint-dino")
 
 
+def paints_pbr(args: argparse.Namespace) -> bool:
+    """Whether --paint names a Paint 2.1 folder, whose mesh also carries a metallic-
+    roughness map (an OBJ then writes two more images)."""
+    return args.paint is not None and paint_family(args.paint) == PAINT_PBR_21
+
+
 def paint_with_args(
     args: argparse.Namespace, mesh: Mesh, reference: PreparedImage, device: torch.device, dtype: torch.dtype
 ) -> Mesh:
@@ -160,9 +166,10 @@ def command_texture(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in SAVE_FORMATS:
         raise ValueError(f"--out must end in one of {', '.join(SAVE_FORMATS)}, got {out.name}")
     views = parse_views(args.views or [])
-    check_outputs(output_files(out, has_uvs=True, has_texture=True),
-                  (args.image, args.mesh, *(image for _, _, image in views)), overwrite=args.overwrite)
     check_paint_folders(args)
+    check_outputs(output_files(out, has_uvs=True, has_texture=True,
+                               has_metallic_roughness=paints_pbr(args)),
+                  (args.image, args.mesh, *(image for _, _, image in views)), overwrite=args.overwrite)
     if args.paint is not None and args.views:
         raise ValueError("--views are for projection; Paint generates its own six views from the one "
                          "--image, so drop --views or --paint")
