@@ -49,7 +49,8 @@ class Mesh:
     ``metallic_roughness`` is float32 ``[H, W, 2]`` in 0..1: channel 0 metallic,
     channel 1 roughness (two named channels rather than an image with an unused third,
     so no reader has to know a packing; glTF's B = metallic, G = roughness packing
-    happens only in the file, see :meth:`to_trimesh`). Both use the same UVs and may
+    happens only in the file, see :meth:`to_trimesh` and
+    docs/release_conventions_2_1.md, section 21). Both use the same UVs and may
     differ in size. Faces are counter-clockwise seen from outside.
     """
 
@@ -140,8 +141,8 @@ class Mesh:
         With a ``metallic_roughness`` map the material carries glTF's packed
         metallicRoughnessTexture (R = 255 unused, G = roughness, B = metallic, as the
         release's ``create_glb_with_pbr_materials`` writes it) with both factors 1, so
-        the map's values are the material's; without one the surface is a plain
-        dielectric (metallic 0, roughness 1).
+        the map's values are the material's (docs/release_conventions_2_1.md,
+        section 21); without one the surface is a plain dielectric (metallic 0, roughness 1).
         """
         import trimesh
         from PIL import Image

@@ -5,7 +5,7 @@ A save writes all its files (an OBJ's MTL and PNGs too) atomically, see
 packed metallicRoughnessTexture (see ``Mesh.to_trimesh``) and into an OBJ as the
 release's MTL PBR extension: ``map_Pm <name>_metallic.png`` and ``map_Pr
 <name>_roughness.png``, single-channel images beside ``map_Kd`` (the release writes
-JPEGs; PNG keeps the values exact).
+JPEGs; PNG keeps the values exact). See docs/release_conventions_2_1.md, section 21.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ Both releases are diffusers folders with the same ``model_index.json`` class
 only the UNet weights differ. The weights' key names decide: 2.1 PBR has per-material
 learned text tokens (``learned_text_clip_albedo``) and DINO attention (``attn_dino``),
 2.0 has one ``learned_text_clip_gen``. Reading the names needs no tensor data (the file
-is memory-mapped), so the check is instant even for the 3.9 GB release file.
+is memory-mapped), so the check is instant even for the 3.9 GB release file
+(docs/release_conventions_2_1.md, section 9).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ The folder is a diffusers pipeline layout whose ``unet/`` holds the wrapped 2.5D
 torch pickle beside a plain SD 2.1 ``config.json``: the model is built from that config on
 the meta device and the weights are assigned key by key with a strict check. ``vae/`` is
 an ordinary ``AutoencoderKL``; ``scheduler/`` contributes its noise-schedule settings;
-the text encoder is never needed (learned tokens replace it).
+the text encoder is never needed (learned tokens replace it). See
+docs/release_conventions_2_1.md, section 9.
 
 The release also needs ``facebook/dinov2-giant`` (a transformers ``Dinov2Model`` folder),
 looked for beside the paint folder and then in ``<models>/hunyuan3d/``.

@@ -6,6 +6,7 @@ folder's ``BitImageProcessor`` (transformers' slow processor): shorter side resi
 PIL bicubic on the uint8 image, centre crop, rescale to 0..1, ImageNet normalisation.
 That is done here with PIL and numpy in the same order and dtypes, so the pixels match
 without transformers' image-processing stack (which in transformers 5 wants torchvision).
+See docs/release_conventions_2_1.md, section 14.
 """
 
 from __future__ import annotations

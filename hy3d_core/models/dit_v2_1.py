@@ -5,7 +5,8 @@ Unlike 2.0's Flux-style DiT there is no adaptive-LayerNorm modulation: the time 
 as an extra token (token 0) that every block sees and the final layer drops. Blocks in
 the first half hand their outputs to the mirrored blocks of the second half (long
 skips, last in first out), and the last ``num_moe_layers`` blocks use a mixture of
-experts instead of a dense MLP. Parameter names are the released ones, so the
+experts instead of a dense MLP (docs/release_conventions_2_1.md, sections 2, 3
+and 5). Parameter names are the released ones, so the
 released ``model`` state dict loads with ``strict=True``.
 
 The released full-size network (preset ``"v2-1"``) has 3,050,758,720 parameters

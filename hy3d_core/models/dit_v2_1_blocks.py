@@ -1,5 +1,6 @@
 """Transformer block of the Hunyuan3D 2.1 shape DiT: self-attention, cross-attention to
-the image tokens, and a dense MLP or a mixture of experts, each behind a LayerNorm.
+the image tokens, and a dense MLP or a mixture of experts, each behind a LayerNorm
+(docs/release_conventions_2_1.md, sections 3 and 5).
 
 Attribute names (``attn1.to_q``, ``attn2.to_k``, ``skip_linear``, ``mlp.fc1``,
 ``moe.gate``, ``moe.experts.N.net.0.proj`` ...) are the released state-dict keys.
@@ -8,7 +9,8 @@ The released attention splits heads in an unusual way that the weights depend on
 the q, k and v projections are concatenated and the result is cut into heads of
 ``3 * head_dim`` channels (``2 * head_dim`` for the cross-attention's k and v), so head
 ``h``'s query is not ``to_q``'s ``h``-th slice. The projections are kept separate here,
-exactly as released, and their outputs concatenated and split the same way.
+exactly as released, and their outputs concatenated and split the same way
+(docs/release_conventions_2_1.md, section 4).
 """
 
 from __future__ import annotations

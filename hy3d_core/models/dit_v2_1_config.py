@@ -1,5 +1,6 @@
 """Hyper-parameters of the Hunyuan3D 2.1 shape DiT (``HunYuanDiTPlain``), read from the
-``model.params`` mapping of a released ``config.yaml`` or recovered from bare weights.
+``model.params`` mapping of a released ``config.yaml`` or recovered from bare weights
+(docs/release_conventions_2_1.md, sections 1 and 2).
 
 Only the configuration the release uses is implemented (no attention pooling, no
 decoupled cross-attention, no positional embedding, RMS q/k norms, no guidance

@@ -154,7 +154,7 @@ HUNYUAN3D_2_1 = dataclasses.replace(
 )
 """Hunyuan3D 2.1: the 2.0 row with its own DiT. The VAE class, the DINOv2 conditioner
 (here DINOv2-Large, read from config.yaml or the weights) and the release pipeline's
-defaults are 2.0's."""
+defaults are 2.0's (docs/release_conventions_2_1.md, sections 1, 6 and 7)."""
 
 SHAPE_FAMILIES: tuple[ShapeFamily, ...] = (HUNYUAN3D_2_0, HUNYUAN3D_2_1)
 """Every family the loaders recognise, tried in this order."""

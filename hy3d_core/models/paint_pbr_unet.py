@@ -3,7 +3,7 @@
 Like the 2.0 Paint model it is a diffusers ``UNet2DConditionModel`` (Stable Diffusion 2.1)
 whose transformer blocks are wrapped with extra attentions, plus a second copy
 (``unet_dual``) that reads the reference image once per generation. 2.1 changes what
-the blocks do:
+the blocks do (docs/release_conventions_2_1.md, sections 9 to 15):
 
 * every view is generated twice, as albedo and as metallic-roughness ("materials"); the
   block's self-attention has a separate set of projections per material (MDA);
@@ -238,7 +238,8 @@ class PbrTransformerBlock(nn.Module):
         [albedo value, mr value] (width 2 * inner) split into ``heads`` heads of width 2d.
         Each head's output is then cut in two halves of width d, the first half of every
         head going to the albedo output projection, the second to the mr one. With more
-        than one head a head's value therefore mixes the two materials' value channels.
+        than one head a head's value therefore mixes the two materials' value channels
+        (docs/release_conventions_2_1.md, section 12).
         """
         rows, tokens, channels = normed.shape
         attention, values = self.attn_refview, self.attn_refview.processor

@@ -8,7 +8,8 @@ positions. Indices are computed once per generation for every latent resolution 
 UNet attends at; the tables for a head width are built from them on first use.
 
 The quantisation is done in float16, as released, so the integer indices (and with them
-the rotations the model was trained with) come out the same.
+the rotations the model was trained with) come out the same (docs/release_conventions_2_1.md,
+section 13).
 """
 
 from __future__ import annotations

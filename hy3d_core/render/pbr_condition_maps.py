@@ -1,4 +1,5 @@
-"""The normal and position images the Paint 2.1 (PBR) multiview model is conditioned on.
+"""The normal and position images the Paint 2.1 (PBR) multiview model is conditioned on
+(docs/release_conventions_2_1.md, section 19).
 
 What the release feeds the model (``textureGenPipeline`` -> ``MeshRender.render_normal``
 with ``use_abs_coor=True`` and ``render_position``, then ``multiviewDiffusionNet``):

@@ -1,4 +1,5 @@
-"""Which cameras Paint 2.1 generates and bakes views for: the release's view selection.
+"""Which cameras Paint 2.1 generates and bakes views for: the release's view selection
+(docs/release_conventions_2_1.md, section 18).
 
 The release (``ViewProcessor.bake_view_selection``) starts from 30 candidate poses: the
 six of Paint 2.0 (front, right, back, left, top, bottom with bake weights 1, 0.1, 0.5,

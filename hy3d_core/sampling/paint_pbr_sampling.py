@@ -1,7 +1,8 @@
 """Generate the albedo and metallic-roughness views of Hunyuan3D-Paint 2.1 (PBR).
 
 Release settings (``utils/multiview_utils.py``): UniPC with "trailing" timesteps, 15 steps,
-guidance 3.0, 512-pixel views, seed 0. Guidance has three branches (the release's
+guidance 3.0, 512-pixel views, seed 0
+(docs/release_conventions_2_1.md, section 16). Guidance has three branches (the release's
 "dual" classifier-free guidance):
 
 * unconditional: reference attention off (scale 0), DINO tokens zero;
@@ -10,11 +11,12 @@ guidance 3.0, 512-pixel views, seed 0. Guidance has three branches (the release'
 
 combined as ``uncond + g*(ref - uncond) + g*(full - ref)``. (The release multiplies both
 terms by a per-view camera factor that is 1 because it never passes camera azimuths.)
+See docs/release_conventions_2_1.md, section 11.
 
 Random numbers are drawn in the release's order from CPU generators seeded with the seed,
 so a CPU float32 run repeats Tencent's: the VAE posterior samples of the reference, the
 normal maps and the position maps (one generator, in that order), then the initial noise
-(a fresh generator).
+(a fresh generator); see docs/release_conventions_2_1.md, section 16.
 """
 
 from __future__ import annotations

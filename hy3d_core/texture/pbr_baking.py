@@ -3,7 +3,8 @@
 The release (``textureGenPipeline``) bakes each material separately with the same
 views and cameras: each view optionally upscaled (RealESRGAN x4), resized to
 ``render_size`` (2048), back-projected with weight ``view_weight * cos^bake_exp``
-(``bake_exp`` 4), merged, then inpainted. Here :func:`bake_views` and
+(``bake_exp`` 4), merged, then inpainted
+(docs/release_conventions_2_1.md, section 20). Here :func:`bake_views` and
 :func:`inpaint_texture` do the back-projection and the filling for each material, so
 both textures share every convention of the Paint 2.0 texture (see those modules for
 where they deliberately differ from the release). One more difference is 2.1's own:
@@ -22,7 +23,7 @@ quarter of the memory and time, and 4096 is one argument away).
 
 The metallic-roughness views hold metallic in R and roughness in G (B is unused), the
 model's layout; all three channels are baked, and the mesh keeps (R, G) as its
-``metallic_roughness`` map.
+``metallic_roughness`` map (docs/release_conventions_2_1.md, section 17).
 """
 
 from __future__ import annotations
