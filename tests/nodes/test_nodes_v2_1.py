@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 import torch
+import trimesh
 
 from graph_runner import load_pack, pack_module
 from shared_fixtures import SHAPE_21, fixture_dir
@@ -13,6 +14,9 @@ from shared_fixtures import SHAPE_21, fixture_dir
 NODES = load_pack().NODE_CLASS_MAPPINGS
 model_files = pack_module("nodes.model_files")
 pipelines = pack_module("hy3d_core.pipelines")
+encoding = pack_module("hy3d_core.pipelines.encoding")
+node_types = pack_module("nodes.node_types")
+Mesh = pack_module("hy3d_core.geometry.mesh").Mesh
 
 FOLDER = "hunyuan3d-dit-v2-1"
 SINGLE_FILE = "checkpoints/hunyuan_3d_v2.1_tiny.safetensors"
@@ -121,3 +125,31 @@ def test_comfys_2_1_sampler_output_decodes_as_comfy_would(folders):
         del vae.vae.decode
     torch.testing.assert_close(seen[0], samples.movedim(-2, -1))
     assert voxel.logits.shape == (2, 17, 17, 17)
+
+
+def test_our_2_1_latents_decode_in_comfys_decoder_from_the_single_file(folders):
+    """Sample Shape with the release folder feeding ComfyUI's VAEDecodeHunyuan3D loaded from
+    the single file: that decoder hands post_kl ``samples.movedim(-2, -1)`` unscaled, which
+    must be the release's latents / scale factor."""
+    model, folder_vae = _load()
+    _, file_vae = _load(SINGLE_FILE)
+    condition = _run("H3DEncodeImage", model=model, image=_object_image())[0]
+    latent = _run("H3DSampleShape", model=model, condition=condition, seed=3, steps=2, guidance=5.0,
+                  skip_last_call=True)[0]
+    comfy_feeds_post_kl = latent["samples"].movedim(-2, -1)
+    settings = pipelines.VolumeSettings(octree_resolution=16)
+    comfys_grid = pipelines.decode_volume(file_vae.vae, comfy_feeds_post_kl * file_vae.scale_factor, settings)
+    torch.testing.assert_close(comfys_grid, _decode(folder_vae, latent).logits)
+
+
+def test_encode_mesh_takes_the_2_1_vae(folders):
+    """The 2.1 release's VAE carries its point encoder, so Encode Mesh needs no separate
+    withencoder folder; the latents come out in ComfyUI's layout at 2.1's scale."""
+    vae = _run("H3DLoadShapeVAE", vae_name=FOLDER, dtype="float32", device="cpu")[0]
+    box = Mesh.from_trimesh(trimesh.creation.box(extents=(1.0, 0.6, 0.4)))
+    latent = _run("H3DEncodeMesh", vae=vae, mesh=node_types.H3DMesh(meshes=[box]), seed=0,
+                  sample_posterior=False)[0]
+    assert latent["samples"].shape == (1, 64, TINY_LATENTS)
+    expected = encoding.encode_mesh(vae.vae, box, seed=0)
+    torch.testing.assert_close(latent["samples"].movedim(-2, -1), expected / SCALE_FACTOR_2_1)
+    assert _decode(vae, latent).logits.shape == (1, 17, 17, 17)
