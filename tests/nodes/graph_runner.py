@@ -44,6 +44,12 @@ def load_pack() -> ModuleType:
     return sys.modules[PACK_NAME]
 
 
+def run_node(node_id: str, **inputs) -> Any:
+    """One node of the pack called as ComfyUI calls it: its FUNCTION with the inputs."""
+    node_class = load_pack().NODE_CLASS_MAPPINGS[node_id]
+    return getattr(node_class(), node_class.FUNCTION)(**inputs)
+
+
 def pack_module(name: str) -> ModuleType:
     """A module of the loaded pack, e.g. ``pack_module("hy3d_core.geometry.mesh")``: the
     pack's own copy, whose classes are the ones its nodes create and check."""

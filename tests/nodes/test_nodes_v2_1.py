@@ -8,10 +8,9 @@ import pytest
 import torch
 import trimesh
 
-from graph_runner import load_pack, pack_module
+from graph_runner import pack_module, run_node
 from shared_fixtures import SHAPE_21, fixture_dir
 
-NODES = load_pack().NODE_CLASS_MAPPINGS
 model_files = pack_module("nodes.model_files")
 pipelines = pack_module("hy3d_core.pipelines")
 encoding = pack_module("hy3d_core.pipelines.encoding")
@@ -22,14 +21,6 @@ FOLDER = "hunyuan3d-dit-v2-1"
 SINGLE_FILE = "checkpoints/hunyuan_3d_v2.1_tiny.safetensors"
 SCALE_FACTOR_2_1 = 1.0039506158752403
 TINY_LATENTS = 128
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +35,8 @@ def models_dir(tmp_path_factory):
     return root
 
 
-@pytest.fixture
-def folders(models_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("HY3D_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("HY3D_INPUT_DIR", str(tmp_path / "input"))
-    monkeypatch.setenv("HY3D_OUTPUT_DIR", str(tmp_path / "output"))
-    (tmp_path / "input").mkdir()
-    return tmp_path
-
-
-def _run(node_id: str, **inputs):
-    node_class = NODES[node_id]
-    return getattr(node_class(), node_class.FUNCTION)(**inputs)
-
-
 def _load(name=FOLDER):
-    return _run("H3DLoadShapeModel", model_name=name, dtype="float32", device="cpu")
+    return run_node("H3DLoadShapeModel", model_name=name, dtype="float32", device="cpu")
 
 
 def _object_image() -> torch.Tensor:
@@ -69,8 +46,8 @@ def _object_image() -> torch.Tensor:
 
 
 def _decode(vae, latent, resolution=16):
-    return _run("H3DDecodeShapeVolume", vae=vae, latent=latent, decoder="dense",
-                octree_resolution=resolution, num_chunks=8000, mc_level=0.0)[0]
+    return run_node("H3DDecodeShapeVolume", vae=vae, latent=latent, decoder="dense",
+                     octree_resolution=resolution, num_chunks=8000, mc_level=0.0)[0]
 
 
 def test_both_2_1_layouts_are_offered(folders):
@@ -81,9 +58,9 @@ def test_both_2_1_layouts_are_offered(folders):
 def test_a_2_1_graph_runs_image_to_mesh(folders):
     model, vae = _load()
     assert model.configs.family.name == "hunyuan3d-2.1"
-    condition = _run("H3DEncodeImage", model=model, image=_object_image())[0]
-    latent = _run("H3DSampleShape", model=model, condition=condition, seed=5, steps=3, guidance=5.0,
-                  skip_last_call=True)[0]
+    condition = run_node("H3DEncodeImage", model=model, image=_object_image())[0]
+    latent = run_node("H3DSampleShape", model=model, condition=condition, seed=5, steps=3, guidance=5.0,
+                       skip_last_call=True)[0]
     assert latent["type"] == "hunyuan3dv2" and latent["samples"].shape == (1, 64, TINY_LATENTS)
     expected = pipelines.sample_latents(model.dit, condition.context, model.configs.num_latents,
                                         pipelines.SamplingSettings(steps=3, seed=5))
@@ -93,8 +70,8 @@ def test_a_2_1_graph_runs_image_to_mesh(folders):
     voxel = _decode(vae, latent)
     grid = pipelines.decode_volume(vae.vae, expected, pipelines.VolumeSettings(octree_resolution=16))
     torch.testing.assert_close(voxel.logits, grid)
-    mesh = _run("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
-                close_at_bounds=True)[0]
+    mesh = run_node("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
+                     close_at_bounds=True)[0]
     assert len(mesh.meshes) == 1
 
 
@@ -133,9 +110,9 @@ def test_our_2_1_latents_decode_in_comfys_decoder_from_the_single_file(folders):
     must be the release's latents / scale factor."""
     model, folder_vae = _load()
     _, file_vae = _load(SINGLE_FILE)
-    condition = _run("H3DEncodeImage", model=model, image=_object_image())[0]
-    latent = _run("H3DSampleShape", model=model, condition=condition, seed=3, steps=2, guidance=5.0,
-                  skip_last_call=True)[0]
+    condition = run_node("H3DEncodeImage", model=model, image=_object_image())[0]
+    latent = run_node("H3DSampleShape", model=model, condition=condition, seed=3, steps=2, guidance=5.0,
+                       skip_last_call=True)[0]
     comfy_feeds_post_kl = latent["samples"].movedim(-2, -1)
     settings = pipelines.VolumeSettings(octree_resolution=16)
     comfys_grid = pipelines.decode_volume(file_vae.vae, comfy_feeds_post_kl * file_vae.scale_factor, settings)
@@ -145,10 +122,10 @@ def test_our_2_1_latents_decode_in_comfys_decoder_from_the_single_file(folders):
 def test_encode_mesh_takes_the_2_1_vae(folders):
     """The 2.1 release's VAE carries its point encoder, so Encode Mesh needs no separate
     withencoder folder; the latents come out in ComfyUI's layout at 2.1's scale."""
-    vae = _run("H3DLoadShapeVAE", vae_name=FOLDER, dtype="float32", device="cpu")[0]
+    vae = run_node("H3DLoadShapeVAE", vae_name=FOLDER, dtype="float32", device="cpu")[0]
     box = Mesh.from_trimesh(trimesh.creation.box(extents=(1.0, 0.6, 0.4)))
-    latent = _run("H3DEncodeMesh", vae=vae, mesh=node_types.H3DMesh(meshes=[box]), seed=0,
-                  sample_posterior=False)[0]
+    latent = run_node("H3DEncodeMesh", vae=vae, mesh=node_types.H3DMesh(meshes=[box]), seed=0,
+                       sample_posterior=False)[0]
     assert latent["samples"].shape == (1, 64, TINY_LATENTS)
     expected = encoding.encode_mesh(vae.vae, box, seed=0)
     torch.testing.assert_close(latent["samples"].movedim(-2, -1), expected / SCALE_FACTOR_2_1)

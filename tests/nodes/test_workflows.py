@@ -52,16 +52,6 @@ def _ellipse_rgba(height: int, width: int, centre: tuple[int, int], radii: tuple
     return rgba
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine the thread pool's
-    waiting costs a hundred times the work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory):
     """Model, input and output folders as the nodes find them outside ComfyUI."""
