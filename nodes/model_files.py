@@ -20,7 +20,7 @@ from .comfy_runtime import model_roots
 OWN_KIND = "hunyuan3d"
 SHARED_KINDS = ("checkpoints", "diffusion_models")
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt")
-SHARED_NAME_MARKERS = ("hunyuan3d", "hy3d")
+SHARED_NAME_MARKERS = ("hunyuan3d", "hunyuan_3d", "hy3d")  # ComfyUI's 2.1 file: hunyuan_3d_v2.1.safetensors
 _MAX_DEPTH = 3
 
 NO_MODEL_FOUND = "(no Hunyuan3D model found)"
@@ -29,8 +29,10 @@ NO_MODEL_FOUND = "(no Hunyuan3D model found)"
 DEMO_CHOICE = "demo model (ships with the pack; simple shapes only)"
 WHERE_MODELS_GO = (
     "Put an official folder such as hunyuan3d-dit-v2-0/ (config.yaml + model.fp16.safetensors "
-    "from huggingface.co/tencent/Hunyuan3D-2) in models/hunyuan3d/, or ComfyUI's single file "
-    "(e.g. hunyuan3d-dit-v2_fp16.safetensors) in models/checkpoints/ or models/diffusion_models/; "
+    "from huggingface.co/tencent/Hunyuan3D-2) or hunyuan3d-dit-v2-1/ (config.yaml + model.fp16.ckpt "
+    "from huggingface.co/tencent/Hunyuan3D-2.1) in models/hunyuan3d/, or ComfyUI's single file "
+    "(e.g. hunyuan3d-dit-v2_fp16.safetensors, hunyuan_3d_v2.1.safetensors) in models/checkpoints/ "
+    "or models/diffusion_models/; "
     "standalone VAEs (hunyuan3d-vae-v2-0, -turbo, -withencoder) go in models/hunyuan3d/ too."
 )
 

@@ -246,7 +246,8 @@ class PostprocessMesh:
 class EncodeMesh:
     DESCRIPTION = (
         "Mesh -> shape latents through the ShapeVAE's point-cloud encoder (needs "
-        "hunyuan3d-vae-v2-0-withencoder). The mesh is normalised into the VAE's cube first."
+        "hunyuan3d-vae-v2-0-withencoder, or the hunyuan3d-dit-v2-1 folder, whose VAE has "
+        "one). The mesh is normalised into the VAE's cube first."
     )
     CATEGORY = CATEGORY
     FUNCTION = "encode"
@@ -259,7 +260,7 @@ class EncodeMesh:
         return {
             "required": {
                 "vae": (SHAPE_VAE, {"tooltip": "A VAE with an encoder: Load Shape VAE with "
-                                               "hunyuan3d-vae-v2-0-withencoder."}),
+                                               "hunyuan3d-vae-v2-0-withencoder or hunyuan3d-dit-v2-1."}),
                 "mesh": ("MESH", {"tooltip": "Any MESH, ours or ComfyUI's."}),
                 "seed": ("INT", {"default": 0, "min": 0, "max": MAX_SEED, "control_after_generate": True,
                                  "tooltip": "Seed of the surface sampling (and of the posterior "

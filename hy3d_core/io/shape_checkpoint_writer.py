@@ -1,6 +1,6 @@
-"""Write trained or fine-tuned shape models as folders in the released Hunyuan3D 2.0 layout.
+"""Write trained or fine-tuned shape models as folders in the released Hunyuan3D layout.
 
-The folder is what ``tencent/Hunyuan3D-2`` ships (``config.yaml`` naming the reference
+The folder is what ``tencent/Hunyuan3D-2`` (or, for a 2.1 DiT, ``-2.1``) ships (``config.yaml`` naming the reference
 package's classes, plus one weights file with ``model.``/``vae.``/``conditioner.``
 prefixes and DINOv2 keys in the transformers 4 names), so the loader here, ComfyUI users
 and the reference package itself all read it like a downloaded release.
@@ -13,6 +13,7 @@ file that the loader would trust.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import yaml
 
 from ..models.conditioner import ImageConditioner
 from ..models.dit import HunyuanDiT
+from ..models.dit_v2_1 import HunyuanDiTPlain
 from ..models.shape_vae import ShapeVAE
 from ..models.shape_vae_config import ShapeVAEConfig
 from .atomic_files import write_files_atomically
@@ -31,22 +33,52 @@ from .shape_checkpoints import CONFIG_NAME, WEIGHT_PATTERNS
 FLOAT16_WEIGHTS_NAME = "model.fp16.safetensors"
 WEIGHTS_NAME = "model.safetensors"
 VAE_TARGET = "hy3dgen.shapegen.models.ShapeVAE"
-DIT_TARGET = "hy3dgen.shapegen.models.Hunyuan3DDiT"
-# The sections the released pipeline builds besides the networks: its flow-matching
-# scheduler, image preprocessor and pipeline class.
-_SCHEDULER = {
-    "target": "hy3dgen.shapegen.schedulers.FlowMatchEulerDiscreteScheduler",
-    "params": {"num_train_timesteps": 1000},
-}
-_PIPELINE = {"target": "hy3dgen.shapegen.pipelines.Hunyuan3DDiTFlowMatchingPipeline"}
-_IMAGE_PROCESSOR = "hy3dgen.shapegen.preprocessors.ImageProcessorV2"
-_MULTIVIEW_IMAGE_PROCESSOR = "hy3dgen.shapegen.preprocessors.MVImageProcessorV2"
+
+
+@dataclass(frozen=True)
+class ReleaseTargets:
+    """The class paths a release's config.yaml names for each section: 2.0's reference
+    package is ``hy3dgen``, 2.1's is ``hy3dshape`` (and names no pipeline class nor a
+    multi-view image processor). The loader picks the model family by these names."""
+
+    dit: str
+    vae: str
+    conditioner: str
+    scheduler: str
+    image_processor: str
+    multiview_image_processor: str | None
+    pipeline: str | None
+
+
+HUNYUAN3D_2_0_TARGETS = ReleaseTargets(
+    dit="hy3dgen.shapegen.models.Hunyuan3DDiT",
+    vae=VAE_TARGET,
+    conditioner="hy3dgen.shapegen.models.SingleImageEncoder",
+    scheduler="hy3dgen.shapegen.schedulers.FlowMatchEulerDiscreteScheduler",
+    image_processor="hy3dgen.shapegen.preprocessors.ImageProcessorV2",
+    multiview_image_processor="hy3dgen.shapegen.preprocessors.MVImageProcessorV2",
+    pipeline="hy3dgen.shapegen.pipelines.Hunyuan3DDiTFlowMatchingPipeline",
+)
+HUNYUAN3D_2_1_TARGETS = ReleaseTargets(
+    dit="hy3dshape.models.denoisers.hunyuandit.HunYuanDiTPlain",
+    vae="hy3dshape.models.autoencoders.ShapeVAE",
+    conditioner="hy3dshape.models.conditioner.SingleImageEncoder",
+    scheduler="hy3dshape.schedulers.FlowMatchEulerDiscreteScheduler",
+    image_processor="hy3dshape.preprocessors.ImageProcessorV2",
+    multiview_image_processor=None,
+    pipeline=None,
+)
+
+
+def release_targets(dit: HunyuanDiT | HunyuanDiTPlain) -> ReleaseTargets:
+    """The release whose config.yaml names this DiT's class."""
+    return HUNYUAN3D_2_1_TARGETS if isinstance(dit, HunyuanDiTPlain) else HUNYUAN3D_2_0_TARGETS
 
 
 def write_shape_model(
     folder: str | Path,
     *,
-    dit: HunyuanDiT,
+    dit: HunyuanDiT | HunyuanDiTPlain,
     vae: ShapeVAE,
     conditioner: ImageConditioner,
     image_size: int = 512,
@@ -67,19 +99,26 @@ def write_shape_model(
             f"image_size must be positive and border_ratio in [0, 0.5); got image_size="
             f"{image_size}, border_ratio={border_ratio} (the release uses 512 and 0.15)."
         )
+    targets = release_targets(dit)
     vae_config = vae.config.without_encoder()
     conditioner_config = conditioner.config
+    image_processor = (targets.multiview_image_processor if conditioner_config.multiview
+                       else targets.image_processor)
+    if image_processor is None:
+        raise ValueError("Hunyuan3D 2.1 has no multi-view release to write; pair the 2.1 DiT "
+                         "with a single-image conditioner.")
     config = {
-        "model": {"target": DIT_TARGET, "params": dit.config.to_params()},
-        "vae": {"target": VAE_TARGET, "params": vae_config.to_params()},
-        "conditioner": conditioner_config.to_yaml_section(),
-        "scheduler": _SCHEDULER,
+        "model": {"target": targets.dit, "params": dit.config.to_params()},
+        "vae": {"target": targets.vae, "params": vae_config.to_params()},
+        "conditioner": {**conditioner_config.to_yaml_section(), "target": targets.conditioner},
+        "scheduler": {"target": targets.scheduler, "params": {"num_train_timesteps": 1000}},
         "image_processor": {
-            "target": _MULTIVIEW_IMAGE_PROCESSOR if conditioner_config.multiview else _IMAGE_PROCESSOR,
+            "target": image_processor,
             "params": {"size": int(image_size), "border_ratio": float(border_ratio)},
         },
-        "pipeline": _PIPELINE,
     }
+    if targets.pipeline is not None:
+        config["pipeline"] = {"target": targets.pipeline}
     tensors = combined_state_dict(
         dit.state_dict(), _decoder_state(vae, vae_config), conditioner.state_dict()
     )
@@ -120,7 +159,7 @@ def weights_name(dtype: torch.dtype) -> str:
     return FLOAT16_WEIGHTS_NAME if dtype == torch.float16 else WEIGHTS_NAME
 
 
-def _check_parts_fit(dit: HunyuanDiT, vae: ShapeVAE, conditioner: ImageConditioner) -> None:
+def _check_parts_fit(dit: HunyuanDiT | HunyuanDiTPlain, vae: ShapeVAE, conditioner: ImageConditioner) -> None:
     """Parts that do not fit would write a folder that loads but cannot run."""
     if dit.config.in_channels != vae.config.embed_dim:
         raise ValueError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -41,6 +42,12 @@ def load_pack() -> ModuleType:
             del sys.modules[PACK_NAME]
             raise
     return sys.modules[PACK_NAME]
+
+
+def run_node(node_id: str, **inputs) -> Any:
+    """One node of the pack called as ComfyUI calls it: its FUNCTION with the inputs."""
+    node_class = load_pack().NODE_CLASS_MAPPINGS[node_id]
+    return getattr(node_class(), node_class.FUNCTION)(**inputs)
 
 
 def pack_module(name: str) -> ModuleType:
@@ -214,12 +221,17 @@ TINY_ENCODER_PARAMS = dict(num_encoder_layers=1, point_feats=4, pc_size=128, pc_
                            downsample_ratio=4)
 
 
+SHAPE_21_FOLDER = "hunyuan3d-dit-v2-1"
+
+
 def write_tiny_models(models_dir: Path) -> dict[str, Path]:
     """Release-layout folders with random tiny weights under ``models_dir/hunyuan3d``:
     ``hunyuan3d-dit-v2-0`` (single view), ``hunyuan3d-dit-v2-mv`` (multi-view),
     ``hunyuan3d-vae-v2-0-withencoder``, ``hunyuan3d-paint-v2-0`` and
-    ``hunyuan3d-delight-v2-0``; and the single view model's weights as ComfyUI's
-    single file ``checkpoints/hunyuan3d-dit-v2-0.safetensors``."""
+    ``hunyuan3d-delight-v2-0``; the single view model's weights as ComfyUI's
+    single file ``checkpoints/hunyuan3d-dit-v2-0.safetensors``; and, where the 2.1 oracle
+    is at hand (``tests/shared_fixtures.py``), its tiny ``hunyuan3d-dit-v2-1`` folder."""
+    from shared_fixtures import SHAPE_21, fixtures_root
     from tiny_checkpoints import TINY_VAE_PARAMS, tiny_vae, write_official_folder, write_tiny_shape_model
 
     own = models_dir / "hunyuan3d"
@@ -235,6 +247,9 @@ def write_tiny_models(models_dir: Path) -> dict[str, Path]:
     single_file.parent.mkdir(parents=True, exist_ok=True)
     single_file.write_bytes((written["hunyuan3d-dit-v2-0"] / "model.fp16.safetensors").read_bytes())
     written["checkpoints/hunyuan3d-dit-v2-0.safetensors"] = single_file
+    shape_21 = fixtures_root() / SHAPE_21 / SHAPE_21_FOLDER
+    if shape_21.is_dir():
+        written[SHAPE_21_FOLDER] = Path(shutil.copytree(shape_21, own / SHAPE_21_FOLDER))
     written.update(write_tiny_paint_models(own))
     return written
 
@@ -242,7 +257,6 @@ def write_tiny_models(models_dir: Path) -> dict[str, Path]:
 def write_tiny_paint_models(own: Path) -> dict[str, Path]:
     """``hunyuan3d-paint-v2-0`` and ``hunyuan3d-delight-v2-0`` diffusers folders in ``own``
     (``models/hunyuan3d``), with tiny random networks (``tiny_paint.py``)."""
-    import shutil
     import tempfile
 
     from tiny_paint import write_tiny_delight_folder, write_tiny_paint_folder

@@ -13,7 +13,7 @@ import pytest
 import torch
 import trimesh
 
-from graph_runner import load_pack, pack_module, write_tiny_models
+from graph_runner import load_pack, pack_module, run_node, write_tiny_models
 
 NODES = load_pack().NODE_CLASS_MAPPINGS
 node_types = pack_module("nodes.node_types")
@@ -24,15 +24,6 @@ pipelines = pack_module("hy3d_core.pipelines")
 Mesh = pack_module("hy3d_core.geometry.mesh").Mesh
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads; on a busy machine the pool's waits dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
@@ -40,22 +31,8 @@ def models_dir(tmp_path_factory):
     return root
 
 
-@pytest.fixture
-def folders(models_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("HY3D_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("HY3D_INPUT_DIR", str(tmp_path / "input"))
-    monkeypatch.setenv("HY3D_OUTPUT_DIR", str(tmp_path / "output"))
-    (tmp_path / "input").mkdir()
-    return tmp_path
-
-
-def _run(node_id: str, **inputs):
-    node_class = NODES[node_id]
-    return getattr(node_class(), node_class.FUNCTION)(**inputs)
-
-
 def _load(name="hunyuan3d-dit-v2-0"):
-    return _run("H3DLoadShapeModel", model_name=name, dtype="auto", device="cpu")
+    return run_node("H3DLoadShapeModel", model_name=name, dtype="auto", device="cpu")
 
 
 def _object_image(batch=1, size=64) -> torch.Tensor:
@@ -65,12 +42,12 @@ def _object_image(batch=1, size=64) -> torch.Tensor:
 
 
 def _condition(model):
-    return _run("H3DEncodeImage", model=model, image=_object_image())[0]
+    return run_node("H3DEncodeImage", model=model, image=_object_image())[0]
 
 
 def _sample(model, steps=3, seed=5):
-    return _run("H3DSampleShape", model=model, condition=_condition(model), seed=seed, steps=steps,
-                guidance=5.0, skip_last_call=True)[0]
+    return run_node("H3DSampleShape", model=model, condition=_condition(model), seed=seed, steps=steps,
+                     guidance=5.0, skip_last_call=True)[0]
 
 
 class _RecordedDecode:
@@ -85,8 +62,8 @@ class _RecordedDecode:
 
 
 def _decode(vae, latent, resolution=16, decoder="dense"):
-    return _run("H3DDecodeShapeVolume", vae=vae, latent=latent, decoder=decoder,
-                octree_resolution=resolution, num_chunks=8000, mc_level=0.0)[0]
+    return run_node("H3DDecodeShapeVolume", vae=vae, latent=latent, decoder=decoder,
+                     octree_resolution=resolution, num_chunks=8000, mc_level=0.0)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -96,8 +73,8 @@ def _decode(vae, latent, resolution=16, decoder="dense"):
 def test_sampled_latents_are_in_comfys_decoder_layout(folders, monkeypatch):
     model, vae = _load()
     condition = _condition(model)
-    latent = _run("H3DSampleShape", model=model, condition=condition, seed=5, steps=3, guidance=5.0,
-                  skip_last_call=True)[0]
+    latent = run_node("H3DSampleShape", model=model, condition=condition, seed=5, steps=3, guidance=5.0,
+                       skip_last_call=True)[0]
     expected = pipelines.sample_latents(model.dit, condition.context, model.configs.num_latents,
                                         pipelines.SamplingSettings(steps=3, seed=5))
     assert latent["type"] == "hunyuan3dv2" and latent["samples"].shape == (1, 8, 32)
@@ -149,27 +126,27 @@ def _ball_voxel(radius=0.6, resolution=24, batch=1) -> "node_types.H3DVoxel":
 
 def test_extract_surface_reads_comfys_voxels_like_ours():
     voxel = _ball_voxel()
-    ours = _run("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
-                close_at_bounds=True)[0]
+    ours = run_node("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
+                     close_at_bounds=True)[0]
     comfy_voxel = SimpleNamespace(data=voxel.data)  # what VAEDecodeHunyuan3D hands out
-    theirs = _run("H3DExtractSurface", voxel=comfy_voxel, level=0.0, release_mapping=True,
-                  close_at_bounds=True)[0]
+    theirs = run_node("H3DExtractSurface", voxel=comfy_voxel, level=0.0, release_mapping=True,
+                       close_at_bounds=True)[0]
     np.testing.assert_allclose(theirs.meshes[0].vertices, ours.meshes[0].vertices, atol=1e-5)
     np.testing.assert_array_equal(theirs.meshes[0].faces, ours.meshes[0].faces)
 
 
 def test_extract_surface_caps_a_shape_the_grid_cuts_unless_asked_not_to():
     voxel = _ball_voxel(radius=1.3)  # wider than the grid's half-size 1.01
-    closed = _run("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
-                  close_at_bounds=True)[0].meshes[0]
-    opened = _run("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
-                  close_at_bounds=False)[0].meshes[0]
+    closed = run_node("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
+                       close_at_bounds=True)[0].meshes[0]
+    opened = run_node("H3DExtractSurface", voxel=voxel, level=0.0, release_mapping=True,
+                       close_at_bounds=False)[0].meshes[0]
     assert closed.to_trimesh().is_watertight and not opened.to_trimesh().is_watertight
 
 
 def test_a_batch_of_meshes_is_a_comfy_mesh_and_keeps_each_mesh():
-    mesh = _run("H3DExtractSurface", voxel=_ball_voxel(batch=2), level=0.0, release_mapping=True,
-                close_at_bounds=True)[0]
+    mesh = run_node("H3DExtractSurface", voxel=_ball_voxel(batch=2), level=0.0, release_mapping=True,
+                     close_at_bounds=True)[0]
     first, second = mesh.meshes
     assert len(first.faces) != len(second.faces)
     assert mesh.vertices.shape == (2, max(len(first.vertices), len(second.vertices)), 3)
@@ -188,20 +165,20 @@ def _comfy_box_mesh():
 
 def test_mesh_inputs_take_comfys_mesh(folders):
     comfy_mesh = _comfy_box_mesh()
-    cleaned = _run("H3DPostprocessMesh", mesh=comfy_mesh, remove_floaters=True, remove_degenerate=True,
-                   max_faces=0)[0]
+    cleaned = run_node("H3DPostprocessMesh", mesh=comfy_mesh, remove_floaters=True, remove_degenerate=True,
+                        max_faces=0)[0]
     assert len(cleaned.meshes[0].faces) == 12
-    saved = _run("H3DSaveMesh", mesh=comfy_mesh, filename_prefix="box", file_format="ply")
+    saved = run_node("H3DSaveMesh", mesh=comfy_mesh, filename_prefix="box", file_format="ply")
     assert (folders / "output" / saved["result"][0]).is_file()
-    vae = _run("H3DLoadShapeVAE", vae_name="hunyuan3d-vae-v2-0-withencoder", dtype="auto", device="cpu")[0]
-    latent = _run("H3DEncodeMesh", vae=vae, mesh=comfy_mesh, seed=1, sample_posterior=False)[0]
+    vae = run_node("H3DLoadShapeVAE", vae_name="hunyuan3d-vae-v2-0-withencoder", dtype="auto", device="cpu")[0]
+    latent = run_node("H3DEncodeMesh", vae=vae, mesh=comfy_mesh, seed=1, sample_posterior=False)[0]
     assert latent["samples"].shape == (1, 8, 32) and latent["type"] == "hunyuan3dv2"
 
 
 def test_encode_mesh_needs_an_encoder(folders):
     _, decoder_only = _load()
     with pytest.raises(ValueError, match="withencoder"):
-        _run("H3DEncodeMesh", vae=decoder_only, mesh=_comfy_box_mesh(), seed=0, sample_posterior=False)
+        run_node("H3DEncodeMesh", vae=decoder_only, mesh=_comfy_box_mesh(), seed=0, sample_posterior=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -213,8 +190,8 @@ def test_save_mesh_never_overwrites(folders):
     taken = folders / "output" / "mesh" / "part_00001.glb"
     taken.parent.mkdir(parents=True)
     taken.write_bytes(b"an earlier result")
-    first = _run("H3DSaveMesh", mesh=mesh, filename_prefix="mesh/part", file_format="glb")
-    second = _run("H3DSaveMesh", mesh=mesh, filename_prefix="mesh/part", file_format="glb")
+    first = run_node("H3DSaveMesh", mesh=mesh, filename_prefix="mesh/part", file_format="glb")
+    second = run_node("H3DSaveMesh", mesh=mesh, filename_prefix="mesh/part", file_format="glb")
     assert first["result"] == ("mesh/part_00002.glb",) and second["result"] == ("mesh/part_00003.glb",)
     assert first["ui"]["3d"] == [{"filename": "part_00002.glb", "subfolder": "mesh", "type": "output"}]
     assert taken.read_bytes() == b"an earlier result"
@@ -235,7 +212,7 @@ def test_save_mesh_uses_comfys_numbering_and_skips_a_taken_name(folders, monkeyp
     fake.get_output_directory = lambda: str(output)
     monkeypatch.setitem(sys.modules, "folder_paths", fake)
     mesh = node_types.H3DMesh.of([Mesh(vertices=[[0, 0, 0], [1, 0, 0], [0, 1, 0]], faces=[[0, 1, 2]])])
-    saved = _run("H3DSaveMesh", mesh=mesh, filename_prefix="mesh/x", file_format="glb")
+    saved = run_node("H3DSaveMesh", mesh=mesh, filename_prefix="mesh/x", file_format="glb")
     assert saved["result"] == ("mesh/x_00008_.glb",)
     assert (output / "mesh" / "x_00007_.glb").read_bytes() == b"written by someone else meanwhile"
 
@@ -244,11 +221,11 @@ def test_load_mesh_from_the_list_or_a_path(folders):
     box = trimesh.creation.box()
     box.export(folders / "input" / "box.obj")
     assert "box.obj" in NODES["H3DLoadMesh"].INPUT_TYPES()["required"]["mesh_file"][0]
-    listed = _run("H3DLoadMesh", mesh_file="box.obj", path="")[0]
-    typed = _run("H3DLoadMesh", mesh_file="box.obj", path=str(folders / "input" / "box.obj"))[0]
+    listed = run_node("H3DLoadMesh", mesh_file="box.obj", path="")[0]
+    typed = run_node("H3DLoadMesh", mesh_file="box.obj", path=str(folders / "input" / "box.obj"))[0]
     assert len(listed.meshes[0].faces) == len(typed.meshes[0].faces) == 12
     with pytest.raises(FileNotFoundError, match="No mesh file at"):
-        _run("H3DLoadMesh", mesh_file="box.obj", path="missing.glb")
+        run_node("H3DLoadMesh", mesh_file="box.obj", path="missing.glb")
 
 
 # ---------------------------------------------------------------------------------------
@@ -304,8 +281,8 @@ def test_the_interrupt_button_stops_sampling(folders, monkeypatch):
     condition = _condition(model)
     updates = _fake_comfy(monkeypatch, interrupt_after=3)
     with pytest.raises(_Interrupted):
-        _run("H3DSampleShape", model=model, condition=condition, seed=0, steps=50, guidance=5.0,
-             skip_last_call=False)
+        run_node("H3DSampleShape", model=model, condition=condition, seed=0, steps=50, guidance=5.0,
+                  skip_last_call=False)
     assert 0 < len(updates) < 5
 
 
@@ -370,12 +347,12 @@ def test_without_comfy_networks_wait_where_they_run(monkeypatch):
 
 def test_with_comfy_a_gpu_model_loads_onto_the_offload_device_and_runs_on_the_gpu(folders, monkeypatch):
     events = _comfy_that_offloads(monkeypatch)
-    model, vae = _run("H3DLoadShapeModel", model_name="hunyuan3d-dit-v2-0", dtype="float32", device="auto")
+    model, vae = run_node("H3DLoadShapeModel", model_name="hunyuan3d-dit-v2-0", dtype="float32", device="auto")
     assert next(model.dit.parameters()).device.type == "cpu"  # loaded where it waits
     assert vae.vae is model.vae
     events.clear()
     _record_moves(monkeypatch, events)
-    _run("H3DEncodeImage", model=model, image=_object_image())
+    run_node("H3DEncodeImage", model=model, image=_object_image())
     assert [event for event in events if event[0] == "to"] == [
         ("to", type(model.conditioner).__name__, "cuda"), ("to", type(model.conditioner).__name__, "cpu")]
 
@@ -387,8 +364,8 @@ def test_shape_nodes_bring_their_network_to_the_gpu_and_park_it_after(folders, m
                                                                      network):
     model, vae = _load()
     condition = _condition(model)
-    latent = _run("H3DSampleShape", model=model, condition=condition, seed=0, steps=2, guidance=5.0,
-                  skip_last_call=True)[0]
+    latent = run_node("H3DSampleShape", model=model, condition=condition, seed=0, steps=2, guidance=5.0,
+                       skip_last_call=True)[0]
     events = _comfy_that_offloads(monkeypatch)
     _record_moves(monkeypatch, events)
     used = getattr(model, network)
@@ -400,7 +377,7 @@ def test_shape_nodes_bring_their_network_to_the_gpu_and_park_it_after(folders, m
         "H3DDecodeShapeVolume": dict(vae=vae, latent=latent, decoder="dense", octree_resolution=16,
                                      num_chunks=4096, mc_level=0.0),
     }[node_id]
-    _run(node_id, **inputs)
+    run_node(node_id, **inputs)
     moves = [event for event in events if event[0] == "to" and event[1] == type(used).__name__]
     assert moves[0][2] == "cuda" and moves[-1][2] == "cpu"
     assert ("free_memory", "cuda") in events and events[-1] == ("soft_empty_cache",)
@@ -414,7 +391,7 @@ def test_loaded_models_are_cached_and_share_their_vae(folders):
     model, vae = _load()
     again, _ = _load()
     assert again is model
-    standalone = _run("H3DLoadShapeVAE", vae_name="hunyuan3d-dit-v2-0", dtype="auto", device="cpu")[0]
+    standalone = run_node("H3DLoadShapeVAE", vae_name="hunyuan3d-dit-v2-0", dtype="auto", device="cpu")[0]
     assert standalone.vae is vae.vae
 
 
@@ -470,16 +447,16 @@ def test_multi_view_conditions(folders):
     single, _ = _load()
     multi, _ = _load("hunyuan3d-dit-v2-mv")
     with pytest.raises(ValueError, match="Hunyuan3D-2mv"):
-        _run("H3DEncodeMultiView", model=single, front=_object_image())
+        run_node("H3DEncodeMultiView", model=single, front=_object_image())
     with pytest.raises(ValueError, match="at least one"):
-        _run("H3DEncodeMultiView", model=multi)
+        run_node("H3DEncodeMultiView", model=multi)
     with pytest.raises(ValueError, match="differ"):
-        _run("H3DEncodeMultiView", model=multi, front=_object_image(), back=_object_image(2))
-    condition = _run("H3DEncodeMultiView", model=multi, back=_object_image(), front=_object_image())[0]
+        run_node("H3DEncodeMultiView", model=multi, front=_object_image(), back=_object_image(2))
+    condition = run_node("H3DEncodeMultiView", model=multi, back=_object_image(), front=_object_image())[0]
     assert condition.views == ("front", "back") and condition.context.shape == (1, 10, 32)
-    assert _run("H3DEncodeImage", model=multi, image=_object_image())[0].context.shape == (1, 5, 32)
-    latent = _run("H3DSampleShape", model=multi, condition=condition, seed=0, steps=2, guidance=5.0,
-                  skip_last_call=True)[0]
+    assert run_node("H3DEncodeImage", model=multi, image=_object_image())[0].context.shape == (1, 5, 32)
+    latent = run_node("H3DSampleShape", model=multi, condition=condition, seed=0, steps=2, guidance=5.0,
+                       skip_last_call=True)[0]
     assert latent["samples"].shape == (1, 8, 32)
 
 
@@ -500,10 +477,10 @@ def test_remove_background_reads_either_mask_convention():
     image = _object_image(2)
     alpha = torch.zeros(2, 64, 64)
     alpha[:, 16:48, 20:44] = 1.0
-    _, from_load_image = _run("H3DRemoveBackground", image=image, method="alpha",
-                              mask_convention="background is 1 (LoadImage)", mask=1.0 - alpha)
-    _, from_segmentation = _run("H3DRemoveBackground", image=image, method="alpha",
-                                mask_convention="object is 1", mask=alpha[:1])
+    _, from_load_image = run_node("H3DRemoveBackground", image=image, method="alpha",
+                                   mask_convention="background is 1 (LoadImage)", mask=1.0 - alpha)
+    _, from_segmentation = run_node("H3DRemoveBackground", image=image, method="alpha",
+                                     mask_convention="object is 1", mask=alpha[:1])
     torch.testing.assert_close(from_load_image, alpha)
     torch.testing.assert_close(from_segmentation, alpha)
 
@@ -514,21 +491,21 @@ def test_remove_background_mattes_when_loadimage_found_no_alpha(monkeypatch, tmp
     monkeypatch.setenv("HY3D_MODELS_DIR", str(tmp_path))
     monkeypatch.setenv("U2NET_HOME", str(tmp_path))
     placeholder = torch.zeros(1, 64, 64)
-    image, mask = _run("H3DRemoveBackground", image=_object_image(size=80), method="auto",
-                       mask_convention="background is 1 (LoadImage)", mask=placeholder)
+    image, mask = run_node("H3DRemoveBackground", image=_object_image(size=80), method="auto",
+                            mask_convention="background is 1 (LoadImage)", mask=placeholder)
     assert image.shape == (1, 80, 80, 3)
     assert mask[0, 40, 40] > 0.5 and mask[0, 2, 2] < 0.5
     with pytest.raises(ValueError, match="Image 0 of the batch: method 'alpha' needs"):
-        _run("H3DRemoveBackground", image=_object_image(size=80), method="alpha",
-             mask_convention="background is 1 (LoadImage)", mask=placeholder)
+        run_node("H3DRemoveBackground", image=_object_image(size=80), method="alpha",
+                  mask_convention="background is 1 (LoadImage)", mask=placeholder)
 
 
 def test_prepare_image_centres_each_image_of_the_batch():
     image = _object_image(2)
     alpha = torch.zeros(64, 64)
     alpha[16:48, 20:44] = 1.0
-    prepared, mask = _run("H3DPrepareImage", image=image, size=128, border_ratio=0.15,
-                          mask_convention="object is 1", mask=alpha)
+    prepared, mask = run_node("H3DPrepareImage", image=image, size=128, border_ratio=0.15,
+                               mask_convention="object is 1", mask=alpha)
     assert prepared.shape == (2, 128, 128, 3) and mask.shape == (2, 128, 128)
     assert prepared[0, 0, 0].tolist() == [1.0, 1.0, 1.0]  # white around the object
     rows = mask[0].amax(dim=1).nonzero()

@@ -9,7 +9,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from graph_runner import GraphRunner, load_pack, pack_module, write_tiny_models
+from graph_runner import GraphRunner, load_pack, pack_module, run_node, write_tiny_models
 from test_node_behaviour import _comfy_that_offloads, _fake_comfy, _Interrupted, _record_moves
 from test_workflows import EXAMPLES, STAND_INS, _api, _check_saved, _ellipse_rgba, _node_of, _run_with_a_crossed_level
 
@@ -20,15 +20,6 @@ paint_nodes = pack_module("nodes.paint_nodes")
 comfy_runtime = pack_module("nodes.comfy_runtime")
 TINY_VIEW_SIZE = 16  # the tiny VAE halves it to the tiny UNet's 8x8 latents
 SMALL = {"view_size": TINY_VIEW_SIZE, "texture_size": 64, "render_size": 64, "atlas_resolution": 128}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads; on a busy machine the pool's waits dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +40,6 @@ def environment(tmp_path_factory):
         yield root
 
 
-def _run(node_id: str, **inputs):
-    node_class = NODES[node_id]
-    return getattr(node_class(), node_class.FUNCTION)(**inputs)
-
-
 def _sphere() -> H3DMesh:
     sphere = trimesh.creation.icosphere(subdivisions=2)
     return H3DMesh.of([Mesh(sphere.vertices, sphere.faces)])
@@ -61,13 +47,13 @@ def _sphere() -> H3DMesh:
 
 @pytest.fixture(scope="module")
 def unwrapped():
-    (mesh,) = _run("H3DUnwrapUV", mesh=_sphere(), atlas_resolution=128, padding=2, keep_existing_uvs=False)
+    (mesh,) = run_node("H3DUnwrapUV", mesh=_sphere(), atlas_resolution=128, padding=2, keep_existing_uvs=False)
     return mesh
 
 
 def _maps(mesh, preset="hunyuan3d-6view", azimuths="", elevations="", weights=""):
-    return _run("H3DRenderGeometryMaps", mesh=mesh, camera_preset=preset, azimuths=azimuths,
-                elevations=elevations, weights=weights, size=64, backend="torch")
+    return run_node("H3DRenderGeometryMaps", mesh=mesh, camera_preset=preset, azimuths=azimuths,
+                     elevations=elevations, weights=weights, size=64, backend="torch")
 
 
 def _object_image(size=64):
@@ -86,7 +72,7 @@ def test_unwrap_gives_every_vertex_a_uv_and_can_keep_existing_ones(unwrapped):
     (mesh,) = unwrapped.meshes
     assert mesh.uvs is not None and mesh.uvs.shape == (len(mesh.vertices), 2)
     assert mesh.uvs.min() >= 0 and mesh.uvs.max() <= 1
-    (kept,) = _run("H3DUnwrapUV", mesh=unwrapped, atlas_resolution=128, padding=2, keep_existing_uvs=True)
+    (kept,) = run_node("H3DUnwrapUV", mesh=unwrapped, atlas_resolution=128, padding=2, keep_existing_uvs=True)
     np.testing.assert_array_equal(kept.meshes[0].uvs, mesh.uvs)
 
 
@@ -113,8 +99,8 @@ def test_baking_one_colour_then_inpainting_paints_the_whole_surface(unwrapped):
     _, _, cameras = _maps(unwrapped)
     colour = torch.tensor([0.8, 0.2, 0.1])
     views = colour.expand(6, 32, 32, 3).clone()
-    baked, texture, coverage = _run("H3DBakeTexture", mesh=unwrapped, views=views, cameras=cameras,
-                                    texture_size=64, max_angle=75.0, cos_power=4.0, backend="torch")
+    baked, texture, coverage = run_node("H3DBakeTexture", mesh=unwrapped, views=views, cameras=cameras,
+                                         texture_size=64, max_angle=75.0, cos_power=4.0, backend="torch")
     assert texture.shape == (1, 64, 64, 3) and coverage.shape == (1, 64, 64)
     covered = coverage[0] > 0.5
     assert 0.2 < covered.float().mean() < 1.0
@@ -122,7 +108,7 @@ def test_baking_one_colour_then_inpainting_paints_the_whole_surface(unwrapped):
     np.testing.assert_array_equal(baked.meshes[0].texture, texture[0].numpy())
 
     for mask in (coverage, None):
-        filled, filled_texture = _run("H3DInpaintTexture", mesh=baked, coverage=mask)
+        filled, filled_texture = run_node("H3DInpaintTexture", mesh=baked, coverage=mask)
         assert filled.meshes[0].texture is not None
         torch.testing.assert_close(filled_texture[0], colour.expand(64, 64, 3), atol=2 / 255, rtol=0)
 
@@ -130,22 +116,22 @@ def test_baking_one_colour_then_inpainting_paints_the_whole_surface(unwrapped):
 def test_bake_texture_says_what_is_wrong(unwrapped):
     _, _, cameras = _maps(unwrapped)
     with pytest.raises(ValueError, match="5 view images for 6 cameras"):
-        _run("H3DBakeTexture", mesh=unwrapped, views=torch.rand(5, 32, 32, 3), cameras=cameras,
-             texture_size=64, max_angle=75.0, cos_power=4.0, backend="torch")
+        run_node("H3DBakeTexture", mesh=unwrapped, views=torch.rand(5, 32, 32, 3), cameras=cameras,
+                  texture_size=64, max_angle=75.0, cos_power=4.0, backend="torch")
     with pytest.raises(ValueError, match="Unwrap UV"):
-        _run("H3DBakeTexture", mesh=_sphere(), views=torch.rand(6, 32, 32, 3), cameras=cameras,
-             texture_size=64, max_angle=75.0, cos_power=4.0, backend="torch")
-    baked, _, _ = _run("H3DBakeTexture", mesh=unwrapped, views=torch.rand(6, 32, 32, 3), cameras=cameras,
-                       texture_size=64, max_angle=75.0, cos_power=4.0, backend="torch")
+        run_node("H3DBakeTexture", mesh=_sphere(), views=torch.rand(6, 32, 32, 3), cameras=cameras,
+                  texture_size=64, max_angle=75.0, cos_power=4.0, backend="torch")
+    baked, _, _ = run_node("H3DBakeTexture", mesh=unwrapped, views=torch.rand(6, 32, 32, 3), cameras=cameras,
+                            texture_size=64, max_angle=75.0, cos_power=4.0, backend="torch")
     with pytest.raises(ValueError, match="coverage mask"):
-        _run("H3DInpaintTexture", mesh=baked, coverage=torch.ones(1, 32, 32))
+        run_node("H3DInpaintTexture", mesh=baked, coverage=torch.ones(1, 32, 32))
 
 
 def test_project_texture_paints_the_front_with_the_image():
     image, mask = _object_image()
-    mesh, texture, coverage = _run("H3DProjectTexture", mesh=_sphere(), image=image, texture_size=64,
-                                   render_size=64, mask_convention="object is 1", backend="torch",
-                                   image_azimuth=0.0, image_elevation=0.0, mask=mask)
+    mesh, texture, coverage = run_node("H3DProjectTexture", mesh=_sphere(), image=image, texture_size=64,
+                                        render_size=64, mask_convention="object is 1", backend="torch",
+                                        image_azimuth=0.0, image_elevation=0.0, mask=mask)
     (textured,) = mesh.meshes
     assert textured.uvs is not None and texture.shape == (1, 64, 64, 3)
     covered = coverage[0] > 0.5
@@ -156,9 +142,9 @@ def test_project_texture_paints_the_front_with_the_image():
 def test_project_texture_puts_the_image_at_the_pose_given(unwrapped):
     image, mask = _object_image()
     coverages = [
-        _run("H3DProjectTexture", mesh=unwrapped, image=image, texture_size=64, render_size=64,
-             mask_convention="object is 1", backend="torch", image_azimuth=azimuth,
-             image_elevation=0.0, mask=mask)[2][0] > 0.5
+        run_node("H3DProjectTexture", mesh=unwrapped, image=image, texture_size=64, render_size=64,
+                  mask_convention="object is 1", backend="torch", image_azimuth=azimuth,
+                  image_elevation=0.0, mask=mask)[2][0] > 0.5
         for azimuth in (0.0, 90.0)
     ]
     # A quarter turn round the sphere: the texels seen overlap in only part.
@@ -168,10 +154,10 @@ def test_project_texture_puts_the_image_at_the_pose_given(unwrapped):
 
 def test_save_mesh_embeds_the_texture(environment, unwrapped):
     image, mask = _object_image()
-    mesh, texture, _ = _run("H3DProjectTexture", mesh=unwrapped, image=image, texture_size=64,
-                            render_size=64, mask_convention="object is 1", backend="torch",
-                            image_azimuth=0.0, image_elevation=0.0, mask=mask)
-    saved = _run("H3DSaveMesh", mesh=mesh, filename_prefix="texture_test/sphere", file_format="glb")
+    mesh, texture, _ = run_node("H3DProjectTexture", mesh=unwrapped, image=image, texture_size=64,
+                                 render_size=64, mask_convention="object is 1", backend="torch",
+                                 image_azimuth=0.0, image_elevation=0.0, mask=mask)
+    saved = run_node("H3DSaveMesh", mesh=mesh, filename_prefix="texture_test/sphere", file_format="glb")
     loaded = trimesh.load(environment / "output" / saved["result"][0], force="mesh")
     pixels = np.asarray(loaded.visual.material.baseColorTexture.convert("RGB"))
     np.testing.assert_allclose(pixels / 255.0, texture[0].numpy(), atol=1 / 255)
@@ -185,8 +171,8 @@ def test_paint_and_delight_folders_are_listed_and_loaded(environment):
     for node_id, name in (("H3DLoadPaintModel", "hunyuan3d-paint-v2-0"),
                           ("H3DLoadDelightModel", "hunyuan3d-delight-v2-0")):
         assert NODES[node_id].INPUT_TYPES()["required"]["folder"][0] == [name]
-        (first,) = _run(node_id, folder=name, dtype="auto", device="cpu")
-        (second,) = _run(node_id, folder=name, dtype="auto", device="cpu")
+        (first,) = run_node(node_id, folder=name, dtype="auto", device="cpu")
+        (second,) = run_node(node_id, folder=name, dtype="auto", device="cpu")
         assert first is second  # cached while the folder is unchanged
 
 
@@ -198,16 +184,16 @@ def test_missing_paint_weights_say_where_the_folder_goes(tmp_path, monkeypatch):
         assert NODES[node_id].INPUT_TYPES()["required"]["folder"][0] == [nothing]
         with pytest.raises(FileNotFoundError, match=f"{folder}/ of huggingface.co/tencent/Hunyuan3D-2.*"
                                                     f"models/hunyuan3d/{folder}/"):
-            _run(node_id, folder=nothing, dtype="auto", device="cpu")
+            run_node(node_id, folder=nothing, dtype="auto", device="cpu")
 
 
 def _paint(environment, unwrapped, **changes):
-    (model,) = _run("H3DLoadPaintModel", folder="hunyuan3d-paint-v2-0", dtype="auto", device="cpu")
+    (model,) = run_node("H3DLoadPaintModel", folder="hunyuan3d-paint-v2-0", dtype="auto", device="cpu")
     normals, positions, cameras = _maps(unwrapped)
     image, _ = _object_image()
     inputs = dict(paint_model=model, reference=image, normal_maps=normals, position_maps=positions,
                   cameras=cameras, seed=3, steps=2, guidance=2.0, view_size=TINY_VIEW_SIZE)
-    return _run("H3DPaintMultiView", **{**inputs, **changes})
+    return run_node("H3DPaintMultiView", **{**inputs, **changes})
 
 
 def test_paint_multiview_gives_one_repeatable_image_per_camera(environment, unwrapped):
@@ -230,11 +216,11 @@ def test_paint_multiview_reports_progress_and_stops_on_interrupt(environment, un
 
 
 def test_delight_keeps_the_object_and_whitens_the_background(environment):
-    (pipeline,) = _run("H3DLoadDelightModel", folder="hunyuan3d-delight-v2-0", dtype="auto", device="cpu")
+    (pipeline,) = run_node("H3DLoadDelightModel", folder="hunyuan3d-delight-v2-0", dtype="auto", device="cpu")
     image, mask = _object_image()
-    (unlit,) = _run("H3DDelightImage", delight_model=pipeline, image=image, seed=42, steps=2,
-                    image_guidance=1.5, guidance=1.0, size=64, mask_convention="background is 1 (LoadImage)",
-                    mask=1 - mask)
+    (unlit,) = run_node("H3DDelightImage", delight_model=pipeline, image=image, seed=42, steps=2,
+                         image_guidance=1.5, guidance=1.0, size=64, mask_convention="background is 1 (LoadImage)",
+                         mask=1 - mask)
     assert unlit.shape == (1, 64, 64, 3)
     assert unlit[0][mask[0] == 0].eq(1).all()
     assert unlit[0][mask[0] > 0].lt(1).any()
@@ -242,8 +228,8 @@ def test_delight_keeps_the_object_and_whitens_the_background(environment):
 
 def test_paint_and_delight_bring_their_networks_to_the_gpu_and_park_them_after(environment, unwrapped,
                                                                              monkeypatch):
-    (paint_model,) = _run("H3DLoadPaintModel", folder="hunyuan3d-paint-v2-0", dtype="auto", device="cpu")
-    (pipeline,) = _run("H3DLoadDelightModel", folder="hunyuan3d-delight-v2-0", dtype="auto", device="cpu")
+    (paint_model,) = run_node("H3DLoadPaintModel", folder="hunyuan3d-paint-v2-0", dtype="auto", device="cpu")
+    (pipeline,) = run_node("H3DLoadDelightModel", folder="hunyuan3d-delight-v2-0", dtype="auto", device="cpu")
     image, mask = _object_image()
     normals, positions, cameras = _maps(unwrapped)
     events = _comfy_that_offloads(monkeypatch)
@@ -251,11 +237,11 @@ def test_paint_and_delight_bring_their_networks_to_the_gpu_and_park_them_after(e
     cuda = torch.device("cuda")
     comfy_runtime.park(cuda, paint_model.unet, paint_model.vae)
     comfy_runtime.park(cuda, pipeline.unet, pipeline.vae, pipeline.text_encoder)
-    _run("H3DPaintMultiView", paint_model=paint_model, reference=image, normal_maps=normals,
-         position_maps=positions, cameras=cameras, seed=3, steps=2, guidance=2.0, view_size=TINY_VIEW_SIZE)
-    _run("H3DDelightImage", delight_model=pipeline, image=image.expand(2, -1, -1, -1), seed=42, steps=2,
-         image_guidance=1.5, guidance=1.0, size=64, mask_convention="background is 1 (LoadImage)",
-         mask=1 - mask)
+    run_node("H3DPaintMultiView", paint_model=paint_model, reference=image, normal_maps=normals,
+              position_maps=positions, cameras=cameras, seed=3, steps=2, guidance=2.0, view_size=TINY_VIEW_SIZE)
+    run_node("H3DDelightImage", delight_model=pipeline, image=image.expand(2, -1, -1, -1), seed=42, steps=2,
+              image_guidance=1.5, guidance=1.0, size=64, mask_convention="background is 1 (LoadImage)",
+              mask=1 - mask)
     moves = [event[1:] for event in events if event[0] == "to"]
     paint_unet, paint_vae = type(paint_model.unet).__name__, type(paint_model.vae).__name__
     assert moves[:2] == [(paint_unet, "cuda"), (paint_vae, "cuda")]

@@ -98,3 +98,25 @@ def test_config_specs(tmp_path):
 def test_prepare_data_is_registered():
     commands = build_parser()._subparsers._group_actions[0].choices
     assert {"prepare-data", "train-vae", "train-dit"} <= set(commands)
+
+
+def test_train_dit_from_the_2_1_release_writes_a_2_1_folder(tmp_path, monkeypatch):
+    """Fine-tuning 2.1 keeps it 2.1: the exported config.yaml names 2.1's classes, so the
+    folder loads as the 2.1 family with the release's VAE settings and runs ``shape``."""
+    import tiny_training_data
+    from shared_fixtures import SHAPE_21, fixture_dir
+
+    release = fixture_dir(SHAPE_21) / "hunyuan3d-dit-v2-1"
+    monkeypatch.setattr(tiny_training_data, "NUM_UNIFORM", 1024)  # 2.1's encoder pc_size
+    data = write_prepared_folder(tmp_path / "data")
+    assert main(["train-dit", *_common(data, tmp_path / "run", steps=1), "--vae", str(release),
+                 "--init", str(release), "--export-dtype", "float32"]) == 0
+    trained, initial = load_shape_model(tmp_path / "run" / "model"), load_shape_model(release)
+    assert trained.configs.family.name == "hunyuan3d-2.1"
+    assert trained.configs.dit == initial.configs.dit
+    assert trained.configs.vae == initial.configs.vae.without_encoder()
+    out = tmp_path / "shape.glb"
+    assert main(["shape", "--model", str(tmp_path / "run" / "model"), "--image",
+                 str(data / "images" / "sphere_0_0.png"), "--out", str(out), "--steps", "2",
+                 "--octree-resolution", "16", "--device", "cpu", "--max-faces", "0",
+                 "--no-postprocess"]) == 0
