@@ -13,7 +13,6 @@ file that the loader would trust.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import yaml
 from ..models.conditioner import ImageConditioner
 from ..models.dit import HunyuanDiT
 from ..models.dit_v2_1 import HunyuanDiTPlain
+from ..models.families import HUNYUAN3D_2_0, family_of_dit
 from ..models.shape_vae import ShapeVAE
 from ..models.shape_vae_config import ShapeVAEConfig
 from .atomic_files import write_files_atomically
@@ -32,47 +32,6 @@ from .shape_checkpoints import CONFIG_NAME, WEIGHT_PATTERNS
 
 FLOAT16_WEIGHTS_NAME = "model.fp16.safetensors"
 WEIGHTS_NAME = "model.safetensors"
-VAE_TARGET = "hy3dgen.shapegen.models.ShapeVAE"
-
-
-@dataclass(frozen=True)
-class ReleaseTargets:
-    """The class paths a release's config.yaml names for each section: 2.0's reference
-    package is ``hy3dgen``, 2.1's is ``hy3dshape`` (and names no pipeline class nor a
-    multi-view image processor). The loader picks the model family by these names."""
-
-    dit: str
-    vae: str
-    conditioner: str
-    scheduler: str
-    image_processor: str
-    multiview_image_processor: str | None
-    pipeline: str | None
-
-
-HUNYUAN3D_2_0_TARGETS = ReleaseTargets(
-    dit="hy3dgen.shapegen.models.Hunyuan3DDiT",
-    vae=VAE_TARGET,
-    conditioner="hy3dgen.shapegen.models.SingleImageEncoder",
-    scheduler="hy3dgen.shapegen.schedulers.FlowMatchEulerDiscreteScheduler",
-    image_processor="hy3dgen.shapegen.preprocessors.ImageProcessorV2",
-    multiview_image_processor="hy3dgen.shapegen.preprocessors.MVImageProcessorV2",
-    pipeline="hy3dgen.shapegen.pipelines.Hunyuan3DDiTFlowMatchingPipeline",
-)
-HUNYUAN3D_2_1_TARGETS = ReleaseTargets(
-    dit="hy3dshape.models.denoisers.hunyuandit.HunYuanDiTPlain",
-    vae="hy3dshape.models.autoencoders.ShapeVAE",
-    conditioner="hy3dshape.models.conditioner.SingleImageEncoder",
-    scheduler="hy3dshape.schedulers.FlowMatchEulerDiscreteScheduler",
-    image_processor="hy3dshape.preprocessors.ImageProcessorV2",
-    multiview_image_processor=None,
-    pipeline=None,
-)
-
-
-def release_targets(dit: HunyuanDiT | HunyuanDiTPlain) -> ReleaseTargets:
-    """The release whose config.yaml names this DiT's class."""
-    return HUNYUAN3D_2_1_TARGETS if isinstance(dit, HunyuanDiTPlain) else HUNYUAN3D_2_0_TARGETS
 
 
 def write_shape_model(
@@ -99,7 +58,7 @@ def write_shape_model(
             f"image_size must be positive and border_ratio in [0, 0.5); got image_size="
             f"{image_size}, border_ratio={border_ratio} (the release uses 512 and 0.15)."
         )
-    targets = release_targets(dit)
+    targets = family_of_dit(dit).release_targets
     vae_config = vae.config.without_encoder()
     conditioner_config = conditioner.config
     image_processor = (targets.multiview_image_processor if conditioner_config.multiview
@@ -134,7 +93,7 @@ def write_shape_vae(
 ) -> Path:
     """Write a standalone VAE folder (like ``hunyuan3d-vae-v2-0-withencoder``): top-level
     ``target``/``params`` and unprefixed keys, encoder included when the VAE has one."""
-    config = {"target": VAE_TARGET, "params": vae.config.to_params()}
+    config = {"target": HUNYUAN3D_2_0.release_targets.vae, "params": vae.config.to_params()}
     return _write_folder(Path(folder), config, dict(vae.state_dict()), dtype=dtype, overwrite=overwrite)
 
 

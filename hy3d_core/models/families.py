@@ -48,6 +48,22 @@ class ShapeDefaults:
 
 
 @dataclass(frozen=True)
+class ReleaseTargets:
+    """The class paths a release's config.yaml names for each section, which the
+    checkpoint writer puts in the folders it writes so that they read like a download:
+    2.0's reference package is ``hy3dgen``, 2.1's is ``hy3dshape`` (which names no
+    pipeline class and has no multi-view image processor)."""
+
+    dit: str
+    vae: str
+    conditioner: str
+    scheduler: str
+    image_processor: str
+    multiview_image_processor: str | None
+    pipeline: str | None
+
+
+@dataclass(frozen=True)
 class ShapeFamily:
     """One model family: how to recognise its files and how to build its networks."""
 
@@ -78,6 +94,7 @@ class ShapeFamily:
     # conditioner is multi-view.
     variant_name: Callable[[Any, bool], str]
     defaults: ShapeDefaults
+    release_targets: ReleaseTargets
 
     @property
     def default_num_latents(self) -> int:
@@ -128,6 +145,15 @@ HUNYUAN3D_2_0 = ShapeFamily(
         steps=50, guidance=5.0, octree_resolution=384, decoder="dense", max_faces=40000,
         image_view=(0.0, 0.0),
     ),
+    release_targets=ReleaseTargets(
+        dit="hy3dgen.shapegen.models.Hunyuan3DDiT",
+        vae="hy3dgen.shapegen.models.ShapeVAE",
+        conditioner="hy3dgen.shapegen.models.SingleImageEncoder",
+        scheduler="hy3dgen.shapegen.schedulers.FlowMatchEulerDiscreteScheduler",
+        image_processor="hy3dgen.shapegen.preprocessors.ImageProcessorV2",
+        multiview_image_processor="hy3dgen.shapegen.preprocessors.MVImageProcessorV2",
+        pipeline="hy3dgen.shapegen.pipelines.Hunyuan3DDiTFlowMatchingPipeline",
+    ),
 )
 
 def _hunyuan3d_21_variant(dit: DiTPlainConfig | None, multiview: bool) -> str:
@@ -151,6 +177,15 @@ HUNYUAN3D_2_1 = dataclasses.replace(
     # One released VAE (4096 latents, scale factor 1.00395...); FlashVDM decodes with it too.
     vae_preset_for_dit=lambda dit: VAE_PRESETS["v2-1"],
     variant_name=_hunyuan3d_21_variant,
+    release_targets=ReleaseTargets(
+        dit="hy3dshape.models.denoisers.hunyuandit.HunYuanDiTPlain",
+        vae="hy3dshape.models.autoencoders.ShapeVAE",
+        conditioner="hy3dshape.models.conditioner.SingleImageEncoder",
+        scheduler="hy3dshape.schedulers.FlowMatchEulerDiscreteScheduler",
+        image_processor="hy3dshape.preprocessors.ImageProcessorV2",
+        multiview_image_processor=None,
+        pipeline=None,
+    ),
 )
 """Hunyuan3D 2.1: the 2.0 row with its own DiT. The VAE class, the DINOv2 conditioner
 (here DINOv2-Large, read from config.yaml or the weights) and the release pipeline's
@@ -168,6 +203,14 @@ def family_for_target(target: str, part: str) -> ShapeFamily | None:
         if class_name in (family.dit_targets if part == "dit" else family.vae_targets):
             return family
     return None
+
+
+def family_of_dit(dit: nn.Module) -> ShapeFamily:
+    """The family whose row builds this DiT network."""
+    for family in SHAPE_FAMILIES:
+        if isinstance(dit, family.build_dit):
+            return family
+    raise ValueError(f"{type(dit).__name__} is not the DiT of any family this pack runs")
 
 
 def family_for_keys(keys: Container[str]) -> ShapeFamily | None:
