@@ -19,7 +19,9 @@ from ..hy3d_core.render.normalization import mesh_in_render_frame
 from ..hy3d_core.render.rasterizer import RASTERIZER_NAMES, get_rasterizer
 from ..hy3d_core.texture.baking import RELEASED_COS_POWER, RELEASED_MAX_ANGLE, bake_views
 from ..hy3d_core.texture.inpainting import inpaint_texture
-from ..hy3d_core.texture.projection import project_texture_detailed
+from ..hy3d_core.pipelines.paint import RELEASED_TEXTURE_SIZE
+from ..hy3d_core.sampling.paint_sampling import RELEASED_VIEW_SIZE
+from ..hy3d_core.texture.projection import RELEASED_RENDER_SIZE, project_texture_detailed
 from ..hy3d_core.texture.surface_topology import MAX_TEXTURE_SIZE, MIN_TEXTURE_SIZE
 from ..hy3d_core.texture.uv_unwrap import UnwrapOptions, unwrap_uv
 from .comfy_runtime import run_interruptible, torch_device
@@ -141,7 +143,7 @@ class RenderGeometryMaps:
                 "weights": ("STRING", {"default": listed(_RELEASED["weights"]),
                                        "tooltip": "custom only: how much each view counts when baking "
                                                   "(the release weighs the front 1, the back 0.5)."}),
-                "size": ("INT", {"default": 512, "min": 64, "max": 4096, "step": 8,
+                "size": ("INT", {"default": RELEASED_VIEW_SIZE, "min": 64, "max": 4096, "step": 8,
                                  "tooltip": "Pixels per side (Paint works at 512)."}),
                 "backend": (list(RASTERIZER_NAMES), {"default": "auto", "tooltip": _BACKEND_TOOLTIP}),
             }
@@ -191,7 +193,7 @@ class BakeTexture:
                 "views": ("IMAGE", {"tooltip": "One image per camera, in the cameras' order (Paint "
                                                "Multi-View's output)."}),
                 "cameras": (CAMERAS, {"tooltip": "From Render Geometry Maps."}),
-                "texture_size": ("INT", {"default": 2048, "min": MIN_TEXTURE_SIZE, "max": MAX_TEXTURE_SIZE,
+                "texture_size": ("INT", {"default": RELEASED_TEXTURE_SIZE, "min": MIN_TEXTURE_SIZE, "max": MAX_TEXTURE_SIZE,
                                          "step": 64, "tooltip": _TEXTURE_SIZE_TOOLTIP}),
                 "max_angle": ("FLOAT", {"default": RELEASED_MAX_ANGLE, "min": 1.0, "max": 90.0, "step": 1.0,
                                         "tooltip": "A view paints no surface seen more obliquely than "
@@ -296,9 +298,9 @@ class ProjectTexture:
             "required": {
                 "mesh": ("MESH", {"tooltip": "One mesh, best with UVs from Unwrap UV."}),
                 "image": ("IMAGE", {"tooltip": "The reference image of the front (one image)."}),
-                "texture_size": ("INT", {"default": 2048, "min": MIN_TEXTURE_SIZE, "max": MAX_TEXTURE_SIZE,
+                "texture_size": ("INT", {"default": RELEASED_TEXTURE_SIZE, "min": MIN_TEXTURE_SIZE, "max": MAX_TEXTURE_SIZE,
                                          "step": 64, "tooltip": _TEXTURE_SIZE_TOOLTIP}),
-                "render_size": ("INT", {"default": 2048, "min": 64, "max": 8192, "step": 64,
+                "render_size": ("INT", {"default": RELEASED_RENDER_SIZE, "min": 64, "max": 8192, "step": 64,
                                         "tooltip": "Pixels the image is projected at (release: 2048)."}),
                 "mask_convention": (MASK_CONVENTIONS, {"default": OBJECT_IS_ONE,
                                                        "tooltip": "What the connected MASK marks with 1 "

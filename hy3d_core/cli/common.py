@@ -23,6 +23,7 @@ from ..pipelines.shape import DECODERS
 from ..render.rasterizer import RASTERIZER_NAMES
 from ..sampling.paint_sampling import RELEASED_GUIDANCE, RELEASED_STEPS, RELEASED_VIEW_SIZE
 from ..sampling.progress import Progress, StderrBar
+from ..texture.projection import RELEASED_RENDER_SIZE
 
 Value = TypeVar("Value")
 # What the help texts quote; the defaults themselves come from the model in use.
@@ -197,7 +198,7 @@ def add_baking_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_projection_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the projection route only."""
-    parser.add_argument("--render-size", type=POSITIVE_INT, default=2048,
+    parser.add_argument("--render-size", type=POSITIVE_INT, default=RELEASED_RENDER_SIZE,
                         help="size the images are projected at, and with Paint 2.1 the size its geometry maps are "
                              "rendered at and its views are baked at (release: 2048)")
     parser.add_argument("--image-view", type=parse_orbit_pose, default=None, metavar="AZ:EL",

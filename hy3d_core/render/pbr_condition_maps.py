@@ -31,6 +31,7 @@ from .normalization import RELEASED_SCALE_FACTOR
 from .rasterizer import Rasterizer
 
 RELEASED_RENDER_SIZE = 2048
+"""The size the release renders the views it bakes from (2.0 projection and Paint 2.1 alike)."""
 RELEASED_VIEW_SIZES = (512, 768)
 
 

@@ -31,6 +31,7 @@ from ..geometry.mesh import Mesh
 from ..image.prepare import DEFAULT_BORDER_RATIO, prepare_image
 from ..render.cameras import CameraSet, orbit_cameras
 from ..render.normalization import mesh_in_render_frame
+from ..render.pbr_condition_maps import RELEASED_RENDER_SIZE
 from ..render.rasterizer import get_rasterizer
 from ..sampling.progress import Progress
 from .baking import BakeResult, bake_views
@@ -116,7 +117,7 @@ def project_texture_detailed(
     image_view: tuple[float, float] = FRONT_VIEW,
     extra_views: Sequence[tuple[object, float, float]] = (),
     texture_size: int = 2048,
-    render_size: int = 2048,
+    render_size: int = RELEASED_RENDER_SIZE,
     extra_view_weight: float = DEFAULT_EXTRA_VIEW_WEIGHT,
     unwrap_options: UnwrapOptions = UnwrapOptions(),
     backend: str = "auto",
@@ -186,7 +187,7 @@ def project_texture(
     image_view: tuple[float, float] = FRONT_VIEW,
     extra_views: Sequence[tuple[object, float, float]] = (),
     texture_size: int = 2048,
-    render_size: int = 2048,
+    render_size: int = RELEASED_RENDER_SIZE,
     extra_view_weight: float = DEFAULT_EXTRA_VIEW_WEIGHT,
     unwrap_options: UnwrapOptions = UnwrapOptions(),
     backend: str = "auto",
