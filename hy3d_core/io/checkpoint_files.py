@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import torch
 
@@ -153,3 +153,40 @@ def split_parts(keys: list[str]) -> dict[str, list[str]]:
         part, _, _ = key.partition(".")
         parts.setdefault(part, []).append(key)
     return parts
+
+
+def strict_state_dict(
+    expected: Mapping[str, tuple[int, ...]],
+    found: Mapping[str, Callable[[], torch.Tensor]],
+    weights: Path,
+    config_path: Path,
+    device: torch.device | str,
+    dtype: torch.dtype,
+    *,
+    layout_hint: str = "The file may be truncated or belong to another model: download it again.",
+) -> dict[str, torch.Tensor]:
+    """Exactly the ``expected`` keys and shapes, each read (``found[key]()``) and cast to
+    ``dtype`` on ``device`` one at a time, so a network built on the meta device gets its
+    weights without a second copy; a missing, unexpected or misshapen tensor is one
+    CheckpointError naming the file and ``layout_hint``."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    if missing or unexpected:
+        lines = [f"{weights}: the weights do not match the model {config_path} describes."]
+        if missing:
+            lines.append(f"{len(missing)} expected keys are missing, e.g. {', '.join(missing[:3])}.")
+        if unexpected:
+            lines.append(f"{len(unexpected)} keys were not expected, e.g. {', '.join(unexpected[:3])}.")
+        lines.append(layout_hint)
+        raise CheckpointError(" ".join(lines))
+    state: dict[str, torch.Tensor] = {}
+    for key, shape in expected.items():
+        tensor = found[key]()
+        if tuple(tensor.shape) != tuple(shape):
+            raise CheckpointError(
+                f"{weights}: weight {key} has shape {tuple(tensor.shape)} but {config_path} builds "
+                f"{tuple(shape)}; the config does not belong to these weights."
+            )
+        target_dtype = dtype if tensor.is_floating_point() else tensor.dtype
+        state[key] = tensor.to(device=device, dtype=target_dtype)
+    return state

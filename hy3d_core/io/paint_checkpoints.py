@@ -19,7 +19,7 @@ from torch import nn
 
 from ..models.paint_model import PaintModel
 from ..models.paint_unet import PaintUNet
-from .checkpoint_files import CheckpointError, TensorFile
+from .checkpoint_files import CheckpointError, TensorFile, strict_state_dict
 from .paint_family import PAINT_20, require_paint_family
 
 UNET_WEIGHT_NAMES = ("diffusion_pytorch_model.bin", "diffusion_pytorch_model.safetensors")
@@ -60,21 +60,9 @@ def load_paint_unet(
             ) from error
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     tensors = TensorFile(weights)
-    found = set(tensors.keys())
-    missing = sorted(set(expected) - found)
-    unexpected = sorted(found - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(_key_mismatch_message(weights, missing, unexpected))
-    state: dict[str, torch.Tensor] = {}
-    for key, shape in expected.items():
-        tensor = tensors.tensor(key)
-        if tuple(tensor.shape) != shape:
-            raise CheckpointError(
-                f"{weights}: weight {key} has shape {tuple(tensor.shape)} but {unet_folder / 'config.json'} "
-                f"builds {shape}; the config does not belong to these weights."
-            )
-        target_dtype = dtype if tensor.is_floating_point() else tensor.dtype
-        state[key] = tensor.to(device=device, dtype=target_dtype)
+    found = {key: (lambda key=key: tensors.tensor(key)) for key in tensors.keys()}
+    state = strict_state_dict(expected, found, weights, unet_folder / "config.json", device, dtype,
+                              layout_hint=_WRAPPED_LAYOUT_HINT)
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval().requires_grad_(False)
 
@@ -126,15 +114,8 @@ def _load_vae(vae_folder: Path, device: torch.device, dtype: torch.dtype) -> nn.
     return vae.to(device).eval().requires_grad_(False)
 
 
-def _key_mismatch_message(path: Path, missing: list[str], unexpected: list[str]) -> str:
-    lines = [f"{path}: the weights are not the Hunyuan3D-Paint 2.5D UNet its config.json describes."]
-    if missing:
-        lines.append(f"{len(missing)} expected keys are missing, e.g. {', '.join(missing[:3])}.")
-    if unexpected:
-        lines.append(f"{len(unexpected)} keys were not expected, e.g. {', '.join(unexpected[:3])}.")
-    lines.append(
-        "Expected the wrapped layout (unet.*, unet_dual.*, ...transformer_blocks.N.transformer.*, "
-        "attn_multiview.*, attn_refview.*, unet.learned_text_clip_gen/ref). A plain diffusers "
-        "UNet or a truncated file does not load here."
-    )
-    return " ".join(lines)
+_WRAPPED_LAYOUT_HINT = (
+    "Expected the wrapped layout (unet.*, unet_dual.*, ...transformer_blocks.N.transformer.*, "
+    "attn_multiview.*, attn_refview.*, unet.learned_text_clip_gen/ref). A plain diffusers "
+    "UNet or a truncated file does not load here."
+)

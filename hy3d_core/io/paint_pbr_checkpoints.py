@@ -23,7 +23,7 @@ from ..models.conditioner_config import Dinov2Architecture
 from ..models.dino_features import DinoFeatures, DinoPreprocessing
 from ..models.paint_model import PaintPbrModel
 from ..models.paint_pbr_unet import PaintPbrUNet
-from .checkpoint_files import CheckpointError, TensorFile
+from .checkpoint_files import CheckpointError, TensorFile, strict_state_dict
 from .dinov2_layout import to_split_layout, uses_split_layout
 from .paint_checkpoints import _load_vae, _read_json
 from .paint_family import PAINT_PBR_21, find_unet_weights, paint_family, require_paint_family
@@ -106,7 +106,7 @@ def load_paint_pbr_unet(
         except TypeError as error:
             raise CheckpointError(f"{config_path} is not a UNet2DConditionModel config ({error}).") from error
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    state = _strict_state(
+    state = strict_state_dict(
         expected,
         {key: (lambda key=key: tensors.tensor(key)) for key in tensors.keys()},
         weights,
@@ -146,7 +146,7 @@ def load_dino_features(
     items = [(key, lambda key=key: tensors.tensor(key)) for key in tensors.keys()]
     if uses_split_layout(expected):
         items = list(to_split_layout(items))
-    state = _strict_state(expected, dict(items), tensors.path, folder / "config.json", device, dtype)
+    state = strict_state_dict(expected, dict(items), tensors.path, folder / "config.json", device, dtype)
     model.load_state_dict(state, strict=True, assign=True)
     return DinoFeatures(model.eval().requires_grad_(False), preprocessing)
 
@@ -213,38 +213,6 @@ def _count(shape: tuple[int, ...]) -> int:
     for size in shape:
         total *= size
     return total
-
-
-def _strict_state(
-    expected: dict[str, tuple[int, ...]],
-    found: dict,
-    weights: Path,
-    config_path: Path,
-    device: torch.device | str,
-    dtype: torch.dtype,
-) -> dict[str, torch.Tensor]:
-    """Tensors for exactly the ``expected`` keys and shapes, cast to ``dtype`` on ``device``."""
-    missing = sorted(set(expected) - set(found))
-    unexpected = sorted(set(found) - set(expected))
-    if missing or unexpected:
-        lines = [f"{weights}: the weights do not match the model {config_path} describes."]
-        if missing:
-            lines.append(f"{len(missing)} expected keys are missing, e.g. {', '.join(missing[:3])}.")
-        if unexpected:
-            lines.append(f"{len(unexpected)} keys were not expected, e.g. {', '.join(unexpected[:3])}.")
-        lines.append("The file may be truncated or belong to another model: download it again.")
-        raise CheckpointError(" ".join(lines))
-    state: dict[str, torch.Tensor] = {}
-    for key, shape in expected.items():
-        tensor = found[key]()
-        if tuple(tensor.shape) != shape:
-            raise CheckpointError(
-                f"{weights}: weight {key} has shape {tuple(tensor.shape)} but {config_path} builds {shape}; "
-                "the config does not belong to these weights."
-            )
-        target_dtype = dtype if tensor.is_floating_point() else tensor.dtype
-        state[key] = tensor.to(device=device, dtype=target_dtype)
-    return state
 
 
 def _check_folder(folder: Path) -> None:

@@ -432,7 +432,7 @@ def _missing_part_error(source: _Source, name: str) -> CheckpointError:
     what = {"dit": "DiT (model.*)", "vae": "ShapeVAE (vae.*)", "conditioner": "image conditioner (conditioner.*)"}[name]
     return CheckpointError(
         f"{source.weights} has no {what} weights"
-        + (f" or its config.yaml has no section for it" if source.yaml is not None else "")
+        + (" or its config.yaml has no section for it" if source.yaml is not None else "")
         + ". The official hunyuan3d-dit-v2-0 files hold all three parts; download the full "
         "model.fp16.safetensors from tencent/Hunyuan3D-2."
     )
