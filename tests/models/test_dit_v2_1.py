@@ -300,3 +300,14 @@ def test_full_size_parameter_count():
     with torch.device("meta"):
         model = HunyuanDiTPlain(DIT_V2_1_PRESETS["v2-1"])
     assert sum(p.numel() for p in model.parameters()) == V2_1_PARAMETERS
+
+
+def test_comfyuis_port_is_our_dit_in_flipped_time_and_sign(reference):
+    """ComfyUI's 2.1 port takes latents [B, 64, N] and time 1 - t, and returns the negated
+    velocity (docs/release_conventions_2_1.md, section 8): on a CFG-shaped batch its
+    recorded output is ours turned the same way, so its samplers and our decoder agree."""
+    inputs = reference["dit_in_cfg"]
+    with torch.no_grad():
+        ours = load_dit()(inputs["x"], inputs["t"], inputs["contexts"]["main"])
+    torch.testing.assert_close(-ours.movedim(-1, -2), reference["comfy_dit_out_cfg"],
+                               atol=1e-4, rtol=0)
