@@ -99,3 +99,19 @@ def test_the_released_21_layout_builds_from_its_row_on_the_meta_device():
     with torch.device("meta"):
         dit = HUNYUAN3D_2_1.build_dit(DIT_V2_1_PRESETS["v2-1"])
     assert sum(p.numel() for p in dit.parameters()) == 3_050_758_720
+
+
+def test_the_coarse_to_fine_decoders_run_on_the_21_vae(reference):
+    """FlashVDM for 2.1 uses the 2.1 VAE itself (there is no separate turbo VAE): both
+    coarse-to-fine decoders agree with dense decoding of the release run's latents."""
+    model = load_shape_model(fixture_dir(SHAPE_21) / RELEASED_FOLDER, parts=("vae",))
+    latents = reference["pipeline_latents"]
+    grids = {decoder: decode_volume(model.vae, latents, VolumeSettings(decoder=decoder, octree_resolution=126))
+             for decoder in ("dense", "hierarchical", "flashvdm")}
+    dense = grids["dense"]
+    defined = ~torch.isnan(grids["hierarchical"])
+    assert 0 < int(defined.sum()) < dense.numel()
+    torch.testing.assert_close(grids["hierarchical"][defined], dense[defined], rtol=1e-5, atol=1e-5)
+    defined = ~torch.isnan(grids["flashvdm"])
+    agreement = ((grids["flashvdm"][defined] > 0) == (dense[defined] > 0)).float().mean()
+    assert agreement > 0.95
