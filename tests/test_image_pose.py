@@ -90,3 +90,12 @@ def test_texture_without_a_recorded_pose_uses_the_front(tmp_path, capsys):
     trimesh.creation.icosphere(subdivisions=2).export(plain)
     pose, _, _ = _texture(plain, tmp_path / "out.glb", capsys, "--backend", "torch")
     assert pose == "0:0 (the front; the mesh records no pose)"
+
+
+def test_generate_records_the_pose_in_its_glb(tmp_path, capsys):
+    out = tmp_path / "asset.glb"
+    assert main(["generate", "--image", str(EXAMPLES / "demo_box.png"), "--out", str(out),
+                 "--steps", "5", "--octree-resolution", "64", "--texture-size", "64",
+                 "--render-size", "128"]) == 0
+    assert glb_json(out)["scenes"][0]["extras"][IMAGE_VIEW_EXTRA] == [30.0, 20.0]
+    assert load_mesh(out).image_view == (30.0, 20.0)
