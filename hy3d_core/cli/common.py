@@ -204,7 +204,7 @@ def add_projection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-view", type=parse_orbit_pose, default=None, metavar="AZ:EL",
                         help="orbit pose the --image was taken from, in degrees (default: the "
                              "shape model's: 0:0, the front, for Hunyuan3D 2.0; 30:20 for the "
-                             "demo model)")
+                             "demo model; for texture, the pose the mesh's GLB records, else 0:0)")
 
 
 def add_paint_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:

@@ -10,6 +10,7 @@ model is dropped before Paint is loaded, so both never occupy the GPU at once.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -57,6 +58,7 @@ def command_generate(args: argparse.Namespace) -> int:
         textured, summary, _ = project_with_args(args, unwrap_with_args(args, mesh), prepared, [], device,
                                                  defaults.image_view)
         summary = "image projected, " + summary
+    textured = replace(textured, image_view=defaults.image_view)
     save_mesh(textured, out, overwrite=args.overwrite)
     print(f"wrote {out} ({len(textured.vertices)} vertices, {len(textured.faces)} faces, "
           f"{args.texture_size}x{args.texture_size} texture, {summary})")

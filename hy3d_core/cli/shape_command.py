@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -38,7 +39,8 @@ def shape_from_args(
     args: argparse.Namespace, prepared: PreparedImage, device: torch.device, dtype: torch.dtype
 ) -> tuple[Mesh, ShapeDefaults]:
     """The shape stage as the ``shape`` and ``generate`` commands run it: load, then the
-    one image -> mesh chain (saving the latents when asked); also the defaults it used."""
+    one image -> mesh chain (saving the latents when asked); also the defaults it used.
+    The mesh records the model's ``image_view``, so a saved GLB tells ``texture`` the pose."""
     model_path = shape_model_path(args)
     if is_demo_model(model_path):
         print("using the demo model shipped with the pack (it knows only simple procedural "
@@ -70,7 +72,7 @@ def shape_from_args(
         model, prepared.tensor, sampling=sampling, volume=volume, surface=surface,
         progress_for=stderr_progress, on_latents=save_latents,
     )
-    return result.meshes[0], defaults
+    return replace(result.meshes[0], image_view=defaults.image_view), defaults
 
 
 def command_shape(args: argparse.Namespace) -> int:

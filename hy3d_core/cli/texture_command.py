@@ -1,7 +1,8 @@
 """``python -m hy3d_core texture``: give a mesh a texture from its image.
 
-Unwraps the mesh when it has no UVs, then either projects the reference image as the
-front view (plus optional extra views; ``pipelines/projection.py``), or, with ``--paint``,
+Unwraps the mesh when it has no UVs, then either projects the reference image from
+``--image-view``, else the pose the mesh file records (a GLB the pack wrote), else the
+front (plus optional extra views; ``pipelines/projection.py``), or, with ``--paint``,
 has Hunyuan3D-Paint generate six views from it (``pipelines/paint.py``); bakes, inpaints
 and saves. ``generate`` runs the same routes on the mesh its shape stage made.
 """
@@ -9,6 +10,7 @@ and saves. ``generate`` runs the same routes on the mesh its shape stage made.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -161,6 +163,16 @@ def project_with_args(
     return result.mesh, summary, projection_warnings(result)
 
 
+def describe_image_pose(flag: tuple[float, float] | None,
+                        recorded: tuple[float, float] | None) -> str:
+    """Which orbit pose the projection takes and where it came from, for the log."""
+    if flag is not None:
+        return f"{flag[0]:g}:{flag[1]:g} (--image-view)"
+    if recorded is not None:
+        return f"{recorded[0]:g}:{recorded[1]:g} (recorded in the mesh file)"
+    return f"{FRONT_VIEW[0]:g}:{FRONT_VIEW[1]:g} (the front; the mesh records no pose)"
+
+
 def command_texture(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in SAVE_FORMATS:
@@ -175,17 +187,20 @@ def command_texture(args: argparse.Namespace) -> int:
                          "--image, so drop --views or --paint")
     device, dtype = device_and_dtype(args)
     mesh = load_mesh(args.mesh)
+    image_view = mesh.image_view
     reference = load_image_rgba(args.image, background=args.background, models_dir=args.models_dir)
     mesh = unwrap_with_args(args, mesh, again=args.new_uvs)
     if args.paint is None:
+        print(f"image pose {describe_image_pose(args.image_view, image_view)}")
         textured, summary, warnings = project_with_args(args, mesh, reference, views, device,
-                                                        FRONT_VIEW)
+                                                        image_view or FRONT_VIEW)
+        image_view = args.image_view or image_view
     else:
         textured = paint_with_args(args, mesh, reference, device, dtype)
         summary = ("painted by Hunyuan3D-Paint 2.1 with a PBR material" if textured.metallic_roughness is not None
                    else "painted by Hunyuan3D-Paint from six views" + (", image de-lit" if args.delight else ""))
         warnings = []
-    save_mesh(textured, out, overwrite=args.overwrite)
+    save_mesh(replace(textured, image_view=image_view), out, overwrite=args.overwrite)
     print(f"wrote {out} ({len(textured.vertices)} vertices, {len(textured.faces)} faces, "
           f"{args.texture_size}x{args.texture_size} texture, {summary})")
     for warning in warnings:

@@ -52,6 +52,11 @@ class Mesh:
     happens only in the file, see :meth:`to_trimesh` and
     docs/release_conventions_2_1.md, section 21). Both use the same UVs and may
     differ in size. Faces are counter-clockwise seen from outside.
+
+    ``image_view`` is the orbit pose (azimuth, elevation in degrees) the shape model
+    expects its input image from, when known: a mesh the pack made records it (a GLB
+    keeps it, see :mod:`hy3d_core.io.mesh_files`) so texturing it later projects the
+    image from where it was seen, not from the front.
     """
 
     vertices: np.ndarray
@@ -60,6 +65,7 @@ class Mesh:
     vertex_normals: np.ndarray | None = None
     texture: np.ndarray | None = None
     metallic_roughness: np.ndarray | None = None
+    image_view: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         self.vertices = _as_array("vertices", self.vertices, np.float32, 3)
@@ -88,6 +94,8 @@ class Mesh:
             self.metallic_roughness = self._checked_image(
                 "metallic_roughness", self.metallic_roughness, 2,
                 "a (metallic, roughness) image")
+        if self.image_view is not None:
+            self.image_view = _checked_pose(self.image_view)
 
     def _check_per_vertex(self, name: str, array: np.ndarray) -> None:
         if len(array) != len(self.vertices):
@@ -122,6 +130,7 @@ class Mesh:
             texture=None if self.texture is None else self.texture.copy(),
             metallic_roughness=(None if self.metallic_roughness is None
                                 else self.metallic_roughness.copy()),
+            image_view=self.image_view,
         )
 
     def with_texture(self, texture: np.ndarray,
@@ -133,7 +142,8 @@ class Mesh:
         mesh's arrays, and a baked texture is re-attached to meshes of any size.
         """
         return Mesh(self.vertices, self.faces, uvs=self.uvs, vertex_normals=self.vertex_normals,
-                    texture=texture, metallic_roughness=metallic_roughness)
+                    texture=texture, metallic_roughness=metallic_roughness,
+                    image_view=self.image_view)
 
     def to_trimesh(self) -> "trimesh.Trimesh":
         """Unprocessed, so vertex order and count stay exactly as they are here.
@@ -194,6 +204,17 @@ class Mesh:
             texture=texture if uvs is not None else None,
             metallic_roughness=metallic_roughness,
         )
+
+
+def _checked_pose(value) -> tuple[float, float]:
+    try:
+        azimuth, elevation = (float(angle) for angle in value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Mesh image_view must be (azimuth, elevation) in degrees, got {value!r}.") \
+            from error
+    if not (np.isfinite(azimuth) and np.isfinite(elevation)):
+        raise ValueError(f"Mesh image_view angles must be finite, got {value!r}.")
+    return azimuth, elevation
 
 
 def _material_image(material) -> np.ndarray | None:

@@ -6,6 +6,11 @@ packed metallicRoughnessTexture (see ``Mesh.to_trimesh``) and into an OBJ as the
 release's MTL PBR extension: ``map_Pm <name>_metallic.png`` and ``map_Pr
 <name>_roughness.png``, single-channel images beside ``map_Kd`` (the release writes
 JPEGs; PNG keeps the values exact). See docs/release_conventions_2_1.md, section 21.
+
+A mesh's ``image_view`` (the pose its input image was seen from) goes into a GLB as
+the scene's glTF extras, ``{"hy3d_image_view": [azimuth, elevation]}``, and comes back
+from a GLB or glTF; OBJ, PLY and STL have no place for it, so it is not saved there and
+loads as ``None``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ SAVE_FORMATS = (".glb", ".obj", ".ply")
 OBJ_PBR_MAPS = (("map_Pm", "_metallic", 0), ("map_Pr", "_roughness", 1))
 """MTL key, file-name suffix and ``Mesh.metallic_roughness`` channel of each PBR map."""
 LOAD_FORMATS = (".glb", ".gltf", ".obj", ".ply", ".stl")
+IMAGE_VIEW_EXTRA = "hy3d_image_view"
+"""The glTF scene extras key holding ``Mesh.image_view`` as ``[azimuth, elevation]``."""
 
 
 def _extension(path: Path, supported: tuple[str, ...], action: str) -> str:
@@ -153,6 +160,10 @@ def _obj_metallic_roughness(loaded: "trimesh.Trimesh", folder: Path):
 def _encode(mesh: Mesh, path: Path, suffix: str) -> dict[Path, bytes]:
     if suffix == ".obj":
         return _obj_files(mesh, path)
+    if suffix == ".glb" and mesh.image_view is not None:
+        scene = mesh.to_trimesh().scene()
+        scene.metadata[IMAGE_VIEW_EXTRA] = list(mesh.image_view)
+        return {path: scene.export(file_type="glb")}
     return {path: mesh.to_trimesh().export(file_type=suffix[1:])}
 
 
@@ -162,7 +173,7 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -
     GLB embeds the texture as a PBR baseColor map (and the metallic-roughness map when
     the mesh has one); OBJ writes ``<name>.mtl`` and ``<name>.png`` beside itself (and
     ``<name>_metallic.png``, ``<name>_roughness.png``); PLY keeps geometry, UVs and
-    normals but no image.
+    normals but no image. Only a GLB keeps ``mesh.image_view``.
     """
     path = Path(path)
     suffix = _extension(path, SAVE_FORMATS, "save")
@@ -235,7 +246,8 @@ def load_mesh(path: str | os.PathLike) -> Mesh:
     """Read a mesh file; every part of a scene is placed and merged into one mesh.
 
     Base colour and metallic-roughness maps are kept: a GLB's from its glTF material,
-    an OBJ's from its MTL (``map_Kd``, ``map_Pm``, ``map_Pr``).
+    an OBJ's from its MTL (``map_Kd``, ``map_Pm``, ``map_Pr``). ``image_view`` comes
+    from a GLB's or glTF's scene extras (``None`` without them, and for other formats).
     """
     import trimesh
 
@@ -243,9 +255,11 @@ def load_mesh(path: str | os.PathLike) -> Mesh:
     suffix = _extension(path, LOAD_FORMATS, "load")
     if not path.is_file():
         raise FileNotFoundError(f"No mesh file at {str(path)!r}.")
+    image_view = None
     try:
         loaded = trimesh.load(path, file_type=suffix[1:], process=False)
         if isinstance(loaded, trimesh.Scene):
+            image_view = loaded.metadata.get(IMAGE_VIEW_EXTRA)
             loaded = _flatten_scene(loaded)
     except IndexError as error:
         raise _unreadable(path, f"a face refers to a vertex the file does not have ({error})") \
@@ -259,6 +273,8 @@ def load_mesh(path: str | os.PathLike) -> Mesh:
         )
     try:
         mesh = Mesh.from_trimesh(loaded)
+        if image_view is not None:
+            mesh = replace(mesh, image_view=image_view)
     except ValueError as error:
         raise _unreadable(path, str(error)) from error
     if suffix == ".obj" and mesh.uvs is not None:
