@@ -128,6 +128,9 @@ def images_to_signed_channels_first(images: Tensor) -> Tensor:
             f"Expected an RGB IMAGE [batch, height, width, 3], got shape {list(images.shape)}. "
             "Run the image through Prepare Image first (it composites the object over white)."
         )
+    if images.shape[0] == 0:
+        raise ValueError("The IMAGE input is an empty batch (0 images); connect a node that gives at "
+                         "least one image.")
     return (images.float() * 2 - 1).permute(0, 3, 1, 2).contiguous()
 
 

@@ -51,6 +51,9 @@ def _opacity(mask: torch.Tensor | None, index: int, image: torch.Tensor, convent
 def _check_images(image: torch.Tensor) -> None:
     if image.ndim != 4 or image.shape[-1] not in (3, 4):
         raise ValueError(f"Expected an IMAGE [batch, height, width, 3 or 4], got shape {list(image.shape)}.")
+    if image.shape[0] == 0:
+        raise ValueError("The IMAGE input is an empty batch (0 images); connect a node that gives at "
+                         "least one image.")
 
 
 class RemoveBackground:

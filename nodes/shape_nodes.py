@@ -112,6 +112,9 @@ class SampleShape:
 
 
 def _sampler_latents(samples: dict, vae: ShapeVAEHandle) -> torch.Tensor:
+    if not isinstance(samples, dict) or not isinstance(samples.get("samples"), torch.Tensor):
+        raise ValueError("This LATENT has no 'samples' tensor; connect a shape latent (Sample Shape, "
+                         "Encode Mesh, or ComfyUI's EmptyLatentHunyuan3Dv2 + KSampler).")
     kind = samples.get("type")
     if kind is not None and kind != COMFY_LATENT_TYPE:
         raise ValueError(f"This LATENT is of type {kind!r}, not a Hunyuan3D shape latent ({COMFY_LATENT_TYPE!r}).")

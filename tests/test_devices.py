@@ -36,3 +36,16 @@ def test_dtypes():
     with pytest.raises(ValueError, match="dtype must be one of"):
         resolve_dtype("float64", torch.device("cpu"))
 
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_the_cli_refuses_a_missing_mps_device_in_one_line(capsys, tmp_path):
+    from pathlib import Path
+
+    from hy3d_core.cli import main
+
+    image = Path(__file__).resolve().parents[1] / "examples" / "demo_box.png"
+    assert main(["shape", "--image", str(image), "--out", str(tmp_path / "unused.glb"),
+                 "--device", "mps"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: device 'mps' is not available") and "\n" not in error

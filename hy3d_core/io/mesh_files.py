@@ -194,6 +194,11 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike, *, overwrite: bool = False) -
     return path
 
 
+MAX_PREFIX_BYTES = 200
+"""Room left in a 255-byte file name for ``_NNNNN`` and the longest companion suffix
+(``_metallic.png``)."""
+
+
 def unique_output_path(folder: str | os.PathLike, prefix: str, ext: str) -> Path:
     """``folder/prefix_00001.ext``, numbered past every existing ``prefix_NNNNN.*``.
 
@@ -209,6 +214,12 @@ def unique_output_path(folder: str | os.PathLike, prefix: str, ext: str) -> Path
         raise ValueError(f"prefix must end in a file name, got {prefix!r}.")
     if not target.parent.resolve().is_relative_to(folder.resolve()):
         raise ValueError(f"prefix {prefix!r} points outside the output folder {str(folder)!r}.")
+    if len(target.name.encode()) > MAX_PREFIX_BYTES:
+        raise ValueError(
+            f"the file name prefix {target.name[:20]!r}... is {len(target.name.encode())} bytes long; file "
+            f"names are limited to 255 bytes and the saved files add a number and a suffix: use at "
+            f"most {MAX_PREFIX_BYTES}."
+        )
     pattern = re.compile(rf"{re.escape(target.name)}_(\d+)\..+")
     numbers = [0]
     if target.parent.is_dir():
