@@ -48,6 +48,9 @@ PRESET_NAME = "hunyuan3d-6view"
 CUSTOM = "custom"
 CAMERA_CHOICES = [*PRESETS, CUSTOM]
 _RELEASED = PRESETS[PRESET_NAME]
+# What both map renderers give Paint Multi-View and Bake Texture (one path for 2.0 and 2.1).
+MAPS_TYPES = ("IMAGE", "IMAGE", CAMERAS)
+MAPS_NAMES = ("normal_maps", "position_maps", "cameras")
 
 _BACKEND_TOOLTIP = (
     "Rasterizer. auto: nvdiffrast on a CUDA device when installed (pip install "
@@ -129,8 +132,8 @@ class RenderGeometryMaps:
     )
     CATEGORY = CATEGORY
     FUNCTION = "render"
-    RETURN_TYPES = ("IMAGE", "IMAGE", CAMERAS)
-    RETURN_NAMES = ("normal_maps", "position_maps", "cameras")
+    RETURN_TYPES = MAPS_TYPES
+    RETURN_NAMES = MAPS_NAMES
     OUTPUT_TOOLTIPS = (
         "World-space normals as (n + 1) / 2 on white, one image per camera.",
         "Positions as 0.5 - v / 1.15 on white, one image per camera.",
@@ -185,8 +188,8 @@ class RenderPbrConditionMaps:
     )
     CATEGORY = CATEGORY
     FUNCTION = "render"
-    RETURN_TYPES = ("IMAGE", "IMAGE", CAMERAS)
-    RETURN_NAMES = ("normal_maps", "position_maps", "cameras")
+    RETURN_TYPES = MAPS_TYPES
+    RETURN_NAMES = MAPS_NAMES
     OUTPUT_TOOLTIPS = (
         "Per-face world-space normals as (n + 1) / 2 on white, one image per selected camera.",
         "Positions as 0.5 - v / 1.15 on white, one image per selected camera.",
