@@ -241,6 +241,7 @@ def _upscale_hook(upscale_model, device: torch.device, progress: Progress) -> Up
     """ComfyUI's core UPSCALE_MODEL (Load Upscale Model's, e.g. RealESRGAN x4) as the bake's
     upscaler: called as core's Upscale Image (using Model) calls it, on ``[B, 3, H, W]``
     in 0..1, one view at a time on ``device``, then moved back off it."""
+    @torch.no_grad()
     def upscale(views: torch.Tensor) -> torch.Tensor:
         upscale_model.to(device)
         try:
