@@ -66,7 +66,7 @@ from .shape_nodes import MAX_SEED
 
 CATEGORY = "Hunyuan3D/texture"
 LOADER_CATEGORY = "Hunyuan3D/loaders"
-PAINT_PREFIX = (PAINT_20, PAINT_PBR_21)
+PAINT_PREFIXES = (PAINT_20, PAINT_PBR_21)
 DELIGHT_PREFIX = "hunyuan3d-delight-v2-0"
 NO_PAINT_FOUND = "(no Hunyuan3D-Paint folder found)"
 NO_DELIGHT_FOUND = "(no Hunyuan3D-Delight folder found)"
@@ -110,7 +110,7 @@ class LoadPaintModel:
         "2.0 (hunyuan3d-paint-v2-0): the multiview UNet and its SD VAE. 2.1 PBR "
         "(hunyuan3d-paintpbr-v2-1): the UNet that paints albedo and metallic-roughness, its VAE "
         f"and the DINOv2-giant image encoder it needs ({DINO_REPO}, put at "
-        "ComfyUI/models/hunyuan3d/dinov2-giant/ or beside the paint folder). " + where_folder_goes(PAINT_PREFIX)
+        "ComfyUI/models/hunyuan3d/dinov2-giant/ or beside the paint folder). " + where_folder_goes(PAINT_PREFIXES)
     )
     CATEGORY = LOADER_CATEGORY
     FUNCTION = "load"
@@ -120,7 +120,7 @@ class LoadPaintModel:
 
     @classmethod
     def INPUT_TYPES(cls):
-        choices = diffusers_folder_choices(PAINT_PREFIX, True, NO_PAINT_FOUND)
+        choices = diffusers_folder_choices(PAINT_PREFIXES, True, NO_PAINT_FOUND)
         return {
             "required": {
                 "folder": (choices, {"default": choices[0],
@@ -139,10 +139,10 @@ class LoadPaintModel:
 
     @classmethod
     def IS_CHANGED(cls, folder, dtype, device, dino_folder=None):
-        return _signature(folder, PAINT_PREFIX, True, NO_PAINT_FOUND), dino_folder
+        return _signature(folder, PAINT_PREFIXES, True, NO_PAINT_FOUND), dino_folder
 
     def load(self, folder: str, dtype: str, device: str, dino_folder: str | None = None):
-        path = resolve_diffusers_folder(folder, PAINT_PREFIX, True, NO_PAINT_FOUND)
+        path = resolve_diffusers_folder(folder, PAINT_PREFIXES, True, NO_PAINT_FOUND)
         chosen_device = torch_device(device)
         chosen_dtype = torch_dtype(dtype, chosen_device)
         size = _folder_bytes(path / "unet") + _folder_bytes(path / "vae")
@@ -159,7 +159,7 @@ class LoadPaintModel:
 
             return load_parked(chosen_device, size, load, _paint_networks)
 
-        key = ("paint model", str(path.resolve()), _signature(folder, PAINT_PREFIX, True, NO_PAINT_FOUND),
+        key = ("paint model", str(path.resolve()), _signature(folder, PAINT_PREFIXES, True, NO_PAINT_FOUND),
                None if dino is None else str(dino.resolve()), str(chosen_device), chosen_dtype)
         return (model_cache.cached(key, load_model),)
 

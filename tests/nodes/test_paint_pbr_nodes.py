@@ -240,3 +240,13 @@ def test_an_empty_metallic_roughness_batch_is_paint_2_0s_and_bakes_colour_only(u
     torch.testing.assert_close(empty_coverage, coverage, atol=0, rtol=0)
     with pytest.raises(ValueError, match="5 metallic-roughness images for 6 cameras"):
         _bake(unwrapped, cameras, views, metallic_roughness=views[:5])
+
+
+def test_with_no_paint_folder_the_error_says_where_both_releases_go(tmp_path, monkeypatch):
+    monkeypatch.setenv("HY3D_MODELS_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as error:
+        run_node("H3DLoadPaintModel", folder=paint_nodes.NO_PAINT_FOUND, dtype="auto", device="cpu")
+    message = str(error.value)
+    assert "hunyuan3d-paint-v2-0/ of huggingface.co/tencent/Hunyuan3D-2 whole" in message
+    assert f"{MODEL_FOLDER}/ of huggingface.co/tencent/Hunyuan3D-2.1 whole" in message
+    assert f"models/hunyuan3d/{MODEL_FOLDER}/" in message
