@@ -22,6 +22,10 @@ SHARED_KINDS = ("checkpoints", "diffusion_models")
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt")
 SHARED_NAME_MARKERS = ("hunyuan3d", "hunyuan_3d", "hy3d")  # ComfyUI's 2.1 file: hunyuan_3d_v2.1.safetensors
 _MAX_DEPTH = 3
+DEFAULT_FOLDER_REPO = "tencent/Hunyuan3D-2"
+FOLDER_REPOS = {"hunyuan3d-paintpbr-v2-1": "tencent/Hunyuan3D-2.1"}
+DINO_PREFIX = "dinov2"
+AUTO_DINO = "auto"
 
 NO_MODEL_FOUND = "(no Hunyuan3D model found)"
 # Listed after the user's own models: the small model that ships with the pack, so a
@@ -136,16 +140,20 @@ def resolve_checkpoint(name: str) -> Path:
     return found[name]
 
 
-def where_folder_goes(prefix: str) -> str:
-    return (
-        f"Download the folder {prefix}/ of huggingface.co/tencent/Hunyuan3D-2 whole (model_index.json, "
-        f"unet/, vae/, scheduler/ and the rest) and put it at ComfyUI/models/hunyuan3d/{prefix}/."
+def where_folder_goes(prefixes: str | tuple[str, ...]) -> str:
+    """Where each released diffusers folder comes from and goes (``prefixes``: their names)."""
+    prefixes = (prefixes,) if isinstance(prefixes, str) else prefixes
+    return " Or ".join(
+        f"{'D' if index == 0 else 'd'}ownload the folder {prefix}/ of huggingface.co/"
+        f"{FOLDER_REPOS.get(prefix, DEFAULT_FOLDER_REPO)} whole (model_index.json, unet/, vae/, scheduler/ "
+        f"and the rest) and put it at ComfyUI/models/hunyuan3d/{prefix}/."
+        for index, prefix in enumerate(prefixes)
     )
 
 
-def diffusers_folders(prefix: str, needs_unet: bool) -> dict[str, Path]:
+def diffusers_folders(prefix: str | tuple[str, ...], needs_unet: bool) -> dict[str, Path]:
     """Choice name (path under models/hunyuan3d/) -> folder, for diffusers folders named
-    ``prefix*`` (with a ``unet/`` when ``needs_unet``)."""
+    ``prefix*`` (any of several prefixes when a tuple; with a ``unet/`` when ``needs_unet``)."""
     def is_model(entry: Path) -> bool:
         return (entry.is_dir() and entry.name.lower().startswith(prefix)
                 and (entry / "model_index.json").is_file()
@@ -159,13 +167,14 @@ def diffusers_folders(prefix: str, needs_unet: bool) -> dict[str, Path]:
     return found
 
 
-def diffusers_folder_choices(prefix: str, needs_unet: bool, nothing: str) -> list[str]:
-    """The folders found, the one named exactly ``prefix`` first; ``[nothing]`` when none."""
-    names = sorted(diffusers_folders(prefix, needs_unet), key=lambda name: (Path(name).name != prefix, name))
+def diffusers_folder_choices(prefix: str | tuple[str, ...], needs_unet: bool, nothing: str) -> list[str]:
+    """The folders found, those named exactly as released first; ``[nothing]`` when none."""
+    released = (prefix,) if isinstance(prefix, str) else prefix
+    names = sorted(diffusers_folders(prefix, needs_unet), key=lambda name: (Path(name).name not in released, name))
     return names or [nothing]
 
 
-def resolve_diffusers_folder(name: str, prefix: str, needs_unet: bool, nothing: str) -> Path:
+def resolve_diffusers_folder(name: str, prefix: str | tuple[str, ...], needs_unet: bool, nothing: str) -> Path:
     """The folder of a choice, or an error that says where the folder goes."""
     roots = [str(root) for root in model_roots(OWN_KIND)]
     searched = ", ".join(roots) if roots else "no model folder (outside ComfyUI, set HY3D_MODELS_DIR)"
@@ -173,4 +182,37 @@ def resolve_diffusers_folder(name: str, prefix: str, needs_unet: bool, nothing: 
     if name == nothing or name not in found:
         what = "No folder was chosen" if name == nothing else f"{name!r} was not found"
         raise FileNotFoundError(f"{what} in {searched}. {where_folder_goes(prefix)}")
+    return found[name]
+
+
+def dino_folders() -> dict[str, Path]:
+    """Choice name (path under models/hunyuan3d/) -> folder, for transformers DINOv2
+    folders (``dinov2*`` with a ``config.json``), the image encoder Paint 2.1 needs."""
+    def is_model(entry: Path) -> bool:
+        return entry.is_dir() and entry.name.lower().startswith(DINO_PREFIX) and (entry / "config.json").is_file()
+
+    found: dict[str, Path] = {}
+    for root in model_roots(OWN_KIND):
+        if root.is_dir():
+            _scan(root, root, 1, found, is_model=is_model,
+                  may_enter=lambda folder: not _is_other_library_folder(folder))
+    return found
+
+
+def dino_folder_choices() -> list[str]:
+    """``auto`` (Paint 2.1's own search), then every DINOv2 folder found."""
+    return [AUTO_DINO, *sorted(dino_folders())]
+
+
+def resolve_dino_folder(name: str) -> Path | None:
+    """The folder of a DINOv2 choice; None for ``auto``."""
+    if name == AUTO_DINO:
+        return None
+    found = dino_folders()
+    if name not in found:
+        roots = ", ".join(str(root) for root in model_roots(OWN_KIND)) or "no model folder"
+        raise FileNotFoundError(
+            f"The DINOv2 folder {name!r} was not found in {roots} (any more?); pick 'auto' or put "
+            "facebook/dinov2-giant at ComfyUI/models/hunyuan3d/dinov2-giant/."
+        )
     return found[name]

@@ -52,6 +52,7 @@ from graph_runner import (  # noqa: E402
     pack_module,
     widget_slots,
     workflow_to_api,
+    write_paint_pbr_21_models,
     write_tiny_models,
 )
 
@@ -155,6 +156,7 @@ def user_folders(workflows: Iterable[dict], ours: dict) -> Iterator[Path]:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         write_tiny_models(root / "models")
+        write_paint_pbr_21_models(root / "models" / "hunyuan3d")
         for name in mesh_names:
             (root / "input" / name).parent.mkdir(parents=True, exist_ok=True)
             trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(root / "input" / name)

@@ -19,7 +19,8 @@ import torch
 from ..geometry.mesh import Mesh
 from ..io.paint_pbr_checkpoints import PaintPbrModel
 from ..render.normalization import mesh_in_render_frame
-from ..render.pbr_condition_maps import RELEASED_RENDER_SIZE, render_pbr_condition_maps
+from ..render.cameras import CameraSet
+from ..render.pbr_condition_maps import RELEASED_RENDER_SIZE, ConditionMaps, render_pbr_condition_maps
 from ..render.rasterizer import get_rasterizer
 from ..render.view_selection import RELEASED_DEFAULT_VIEWS, RELEASED_SELECTION_RESOLUTION, select_bake_views
 from ..sampling.paint_pbr_sampling import (
@@ -78,12 +79,10 @@ def paint_pbr_texture(
     device = torch.device(device)
     if mesh.uvs is None:
         mesh = unwrap_uv(mesh, options=UnwrapOptions(resolution=settings.atlas_resolution))
-    rasterizer = get_rasterizer(settings.backend, device)
-    vertices, faces, _ = mesh_in_render_frame(mesh, device)
-    cameras = select_bake_views(vertices, faces, settings.max_views,
-                                resolution=settings.selection_resolution, rasterizer=rasterizer)
-    maps = render_pbr_condition_maps(vertices, faces, cameras, settings.view_size,
-                                     render_size=settings.render_size, rasterizer=rasterizer)
+    cameras, maps = select_and_render_views(
+        mesh, max_views=settings.max_views, view_size=settings.view_size, render_size=settings.render_size,
+        selection_resolution=settings.selection_resolution, backend=settings.backend, device=device,
+    )
     image = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))
     views = paint_pbr_views(
         model, image, maps.normal, maps.position, steps=settings.steps, guidance=settings.guidance,
@@ -93,3 +92,26 @@ def paint_pbr_texture(
         mesh, views.albedo, views.metallic_roughness, cameras, texture_size=settings.texture_size,
         render_size=settings.render_size, backend=settings.backend, device=device, progress_for=progress_for,
     )
+
+
+def select_and_render_views(
+    mesh: Mesh,
+    *,
+    max_views: int = RELEASED_DEFAULT_VIEWS,
+    view_size: int = RELEASED_VIEW_SIZE,
+    render_size: int = RELEASED_RENDER_SIZE,
+    selection_resolution: int = RELEASED_SELECTION_RESOLUTION,
+    backend: str = "auto",
+    device: torch.device | str = "cpu",
+) -> tuple[CameraSet, ConditionMaps]:
+    """The geometry side of Paint 2.1 for ``mesh``: the release's view selection (its
+    bake weights on the cameras) and the normal and position maps of those views at
+    ``view_size``, as the model reads them."""
+    device = torch.device(device)
+    rasterizer = get_rasterizer(backend, device)
+    vertices, faces, _ = mesh_in_render_frame(mesh, device)
+    cameras = select_bake_views(vertices, faces, max_views, resolution=selection_resolution,
+                                rasterizer=rasterizer)
+    maps = render_pbr_condition_maps(vertices, faces, cameras, view_size, render_size=render_size,
+                                     rasterizer=rasterizer)
+    return cameras, maps

@@ -28,6 +28,7 @@ model's layout; all three channels are baked, and the mesh keeps (R, G) as its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -38,7 +39,7 @@ from ..geometry.mesh import Mesh
 from ..render.cameras import CameraSet
 from ..render.pbr_condition_maps import RELEASED_RENDER_SIZE
 from ..sampling.progress import Progress
-from .baking import RELEASED_COS_POWER, bake_views
+from .baking import RELEASED_COS_POWER, RELEASED_MAX_ANGLE, bake_views
 from .inpainting import inpaint_texture
 from .surface_topology import check_texture_size
 
@@ -78,6 +79,84 @@ def prepare_views(views: torch.Tensor, render_size: int, upscale: UpscaleHook | 
     return views.clamp(0.0, 1.0).contiguous()
 
 
+@dataclass(frozen=True, eq=False)
+class PbrBake:
+    """Both materials baked, not yet inpainted: ``mesh`` carries the albedo ``texture``
+    and the (R, G) ``metallic_roughness`` map, 0 where no view painted; ``covered``
+    ``[T, T]`` marks the texels some view painted (one mask for both maps: they are baked
+    with the same cameras, weights and geometry)."""
+
+    mesh: Mesh
+    covered: np.ndarray
+
+
+def bake_pbr_materials(
+    mesh: Mesh,
+    albedo_views,
+    mr_views,
+    cameras: CameraSet,
+    *,
+    texture_size: int = DEFAULT_TEXTURE_SIZE,
+    render_size: int = RELEASED_RENDER_SIZE,
+    upscale: UpscaleHook | None = None,
+    cos_power: float = RELEASED_COS_POWER,
+    max_angle: float = RELEASED_MAX_ANGLE,
+    backend: str = "auto",
+    device: torch.device | str = "cpu",
+    progress_for: Callable[[str], Progress | None] = lambda stage: None,
+) -> PbrBake:
+    """The bake half of :func:`bake_pbr_views`, for callers that inpaint later (the
+    ComfyUI graph bakes and inpaints in two nodes, as for Paint 2.0)."""
+    if mesh.uvs is None:
+        raise ValueError("The mesh has no UVs to bake into; unwrap it first (unwrap_uv).")
+    check_texture_size(texture_size)
+    if render_size < 8:
+        raise ValueError(f"render_size must be at least 8 pixels, got {render_size}.")
+    # both checked before the first (long) bake starts
+    materials = {}
+    for material, views in zip(MATERIALS, (albedo_views, mr_views)):
+        views = _as_view_tensor(views, f"{material} views")
+        if views.shape[0] != len(cameras):
+            raise ValueError(
+                f"There are {views.shape[0]} {material} views but {len(cameras)} cameras; "
+                "give one view per camera, in the cameras' order."
+            )
+        materials[material] = views
+    baked = {}
+    for material in MATERIALS:
+        views = prepare_views(materials.pop(material), render_size, upscale, f"{material} views")
+        baked[material] = bake_views(mesh, views, cameras, texture_size=texture_size, cos_power=cos_power,
+                                     max_angle=max_angle, backend=backend, device=device,
+                                     progress=progress_for(material))
+        del views
+    albedo, metallic_roughness = baked["albedo"], baked["metallic-roughness"]
+    return PbrBake(mesh.with_texture(albedo.texture, metallic_roughness=metallic_roughness.texture[..., :2]),
+                   albedo.covered)
+
+
+def inpaint_pbr_maps(
+    mesh: Mesh,
+    covered: np.ndarray,
+    *,
+    backend: str = "auto",
+    device: torch.device | str = "cpu",
+    progress_for: Callable[[str], Progress | None] = lambda stage: None,
+) -> Mesh:
+    """``mesh`` with its ``texture`` and, when it has one, its ``metallic_roughness`` map
+    filled outside ``covered`` ``[T, T]`` (:func:`inpaint_texture`, each channel on its own)."""
+    if mesh.texture is None:
+        raise ValueError("The mesh has no texture to inpaint; bake one first.")
+    albedo = inpaint_texture(mesh, mesh.texture, covered, backend=backend, device=device,
+                             progress=progress_for("albedo"))
+    metallic_roughness = None
+    if mesh.metallic_roughness is not None:
+        two = mesh.metallic_roughness
+        padded = np.concatenate([two, np.zeros_like(two[..., :1])], axis=-1)
+        metallic_roughness = inpaint_texture(mesh, padded, covered, backend=backend, device=device,
+                                             progress=progress_for("metallic-roughness"))[..., :2]
+    return mesh.with_texture(albedo, metallic_roughness=metallic_roughness)
+
+
 def bake_pbr_views(
     mesh: Mesh,
     albedo_views,
@@ -100,28 +179,7 @@ def bake_pbr_views(
     bake weights, e.g. from ``select_bake_views``). ``progress_for(material)`` gives the
     :class:`Progress` of each material's bake ("albedo", "metallic-roughness"), or None.
     """
-    if mesh.uvs is None:
-        raise ValueError("The mesh has no UVs to bake into; unwrap it first (unwrap_uv).")
-    check_texture_size(texture_size)
-    if render_size < 8:
-        raise ValueError(f"render_size must be at least 8 pixels, got {render_size}.")
-    # both checked before the first (long) bake starts
-    materials = {}
-    for material, views in zip(MATERIALS, (albedo_views, mr_views)):
-        views = _as_view_tensor(views, f"{material} views")
-        if views.shape[0] != len(cameras):
-            raise ValueError(
-                f"There are {views.shape[0]} {material} views but {len(cameras)} cameras; "
-                "give one view per camera, in the cameras' order."
-            )
-        materials[material] = views
-    baked = {}
-    for material in MATERIALS:
-        views = prepare_views(materials.pop(material), render_size, upscale, f"{material} views")
-        bake = bake_views(mesh, views, cameras, texture_size=texture_size, cos_power=cos_power,
-                          backend=backend, device=device, progress=progress_for(material))
-        del views
-        baked[material] = inpaint_texture(mesh, bake.texture, bake.covered, backend=backend,
-                                          device=device)
-    return mesh.with_texture(baked["albedo"],
-                             metallic_roughness=baked["metallic-roughness"][..., :2])
+    bake = bake_pbr_materials(mesh, albedo_views, mr_views, cameras, texture_size=texture_size,
+                              render_size=render_size, upscale=upscale, cos_power=cos_power,
+                              backend=backend, device=device, progress_for=progress_for)
+    return inpaint_pbr_maps(bake.mesh, bake.covered, backend=backend, device=device)

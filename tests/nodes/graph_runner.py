@@ -222,6 +222,8 @@ TINY_ENCODER_PARAMS = dict(num_encoder_layers=1, point_feats=4, pc_size=128, pc_
 
 
 SHAPE_21_FOLDER = "hunyuan3d-dit-v2-1"
+PAINT_PBR_21_FOLDER = "hunyuan3d-paintpbr-v2-1"
+DINO_21_FOLDER = "dinov2-giant"
 
 
 def write_tiny_models(models_dir: Path) -> dict[str, Path]:
@@ -252,6 +254,19 @@ def write_tiny_models(models_dir: Path) -> dict[str, Path]:
         written[SHAPE_21_FOLDER] = Path(shutil.copytree(shape_21, own / SHAPE_21_FOLDER))
     written.update(write_tiny_paint_models(own))
     return written
+
+
+def write_paint_pbr_21_models(own: Path) -> dict[str, Path]:
+    """Where the 2.1 PBR oracle is at hand: its tiny ``hunyuan3d-paintpbr-v2-1`` folder and
+    its tiny DINOv2 as ``dinov2-giant`` in ``own`` (``models/hunyuan3d``), as a user lays
+    out the release."""
+    from shared_fixtures import PAINT_PBR_21, fixtures_root
+
+    source = fixtures_root() / PAINT_PBR_21
+    if not source.is_dir():
+        return {}
+    return {name: Path(shutil.copytree(source / part, own / name))
+            for part, name in ((PAINT_PBR_21_FOLDER, PAINT_PBR_21_FOLDER), ("dinov2-giant-tiny", DINO_21_FOLDER))}
 
 
 def write_tiny_paint_models(own: Path) -> dict[str, Path]:

@@ -10,7 +10,7 @@ from graph_runner import declared_inputs, is_combo, is_widget, load_pack, pack_m
 PACK = load_pack()
 NODES = PACK.NODE_CLASS_MAPPINGS
 OWN_TYPES = set(pack_module("nodes.node_types").OWN_TYPES)
-SOCKET_TYPES = {"IMAGE", "MASK", "LATENT", "VOXEL", "MESH", "STRING"} | OWN_TYPES
+SOCKET_TYPES = {"IMAGE", "MASK", "LATENT", "VOXEL", "MESH", "STRING", "UPSCALE_MODEL"} | OWN_TYPES  # core types and ours
 EXPECTED_IDS = {
     "H3DRemoveBackground", "H3DPrepareImage", "H3DLoadShapeModel", "H3DLoadShapeVAE",
     "H3DEncodeImage", "H3DEncodeMultiView", "H3DSampleShape", "H3DDecodeShapeVolume",

@@ -197,8 +197,9 @@ def _paint(environment, unwrapped, **changes):
 
 
 def test_paint_multiview_gives_one_repeatable_image_per_camera(environment, unwrapped):
-    (views,) = _paint(environment, unwrapped)
+    views, metallic_roughness = _paint(environment, unwrapped)
     assert views.shape == (6, TINY_VIEW_SIZE, TINY_VIEW_SIZE, 3) and views.dtype == torch.float32
+    assert metallic_roughness.shape == (0, TINY_VIEW_SIZE, TINY_VIEW_SIZE, 3)  # Paint 2.0 paints none
     assert 0 <= views.min() and views.max() <= 1
     torch.testing.assert_close(_paint(environment, unwrapped)[0], views, atol=0, rtol=0)
     with pytest.raises(ValueError, match="same Render Geometry Maps"):

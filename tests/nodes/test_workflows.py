@@ -16,6 +16,7 @@ from PIL import Image
 from core_nodes import CORE_NODES, FILE_COMBO, FRONTEND_ONLY
 from graph_runner import (
     REPO_ROOT,
+    PAINT_PBR_21_FOLDER,
     SEED_CONTROL_VALUES,
     SHAPE_21_FOLDER,
     GraphRunner,
@@ -27,11 +28,12 @@ from graph_runner import (
     pack_module,
     widget_slots,
     workflow_to_api,
+    write_paint_pbr_21_models,
     write_tiny_models,
 )
 from hy3d_core.cli import main as cli_main
 from hy3d_core.demo import DEMO_SHAPE_DEFAULTS
-from shared_fixtures import SHAPE_21, fixture_dir
+from shared_fixtures import PAINT_PBR_21, SHAPE_21, fixture_dir
 
 OURS = load_pack().NODE_CLASS_MAPPINGS
 DEMO_CHOICE = pack_module("nodes.model_files").DEMO_CHOICE
@@ -57,6 +59,7 @@ def environment(tmp_path_factory):
     """Model, input and output folders as the nodes find them outside ComfyUI."""
     root = tmp_path_factory.mktemp("comfy")
     write_tiny_models(root / "models")
+    write_paint_pbr_21_models(root / "models" / "hunyuan3d")
     inputs = root / "input"
     inputs.mkdir()
     # What the workflows' notes say to copy from examples/, and stand-ins for the files
@@ -76,9 +79,11 @@ def environment(tmp_path_factory):
 
 
 def _needs_fixture(workflow_name: str) -> None:
-    """The 2.1 workflows run on the 2.1 oracle's tiny folder: skip (fail on CI) without it."""
+    """The 2.1 workflows run on the 2.1 oracles' tiny folders: skip (fail on CI) without them."""
     if workflow_name.startswith("hunyuan3d21_"):
         fixture_dir(SHAPE_21)
+    if "pbr" in workflow_name:
+        fixture_dir(PAINT_PBR_21)
 
 
 # ---------------------------------------------------------------------------------------
@@ -91,6 +96,7 @@ def test_the_use_cases_are_all_shipped():
         "hunyuan3d_sample_then_core_decode", "hunyuan3d_mesh_cleanup", "hunyuan3d_mesh_round_trip",
         "hunyuan3d_image_to_projected_texture", "hunyuan3d_image_to_textured_mesh",
         "hunyuan3d_texture_existing_mesh", "hunyuan3d_demo_image_to_mesh", "hunyuan3d21_image_to_mesh",
+        "hunyuan3d21_image_to_pbr_mesh",
     }
 
 
@@ -284,6 +290,32 @@ def test_the_2_1_workflow_runs_to_a_saved_mesh(environment):
     latent = outputs[_node_of(api, "H3DSampleShape")][0]
     assert latent["type"] == "hunyuan3dv2" and latent["samples"].shape == (1, 64, 128)
     _check_saved(runner, api, environment)
+
+
+def test_the_2_1_pbr_workflow_runs_to_a_saved_pbr_glb(environment):
+    """Shape, Paint 2.1 and both bakes on the 2.1 oracles' tiny folders, placed where the
+    workflow's note says (the paint model's 64-pixel views, small renders and texture)."""
+    _needs_fixture("hunyuan3d21_image_to_pbr_mesh")
+    api = _api("hunyuan3d21_image_to_pbr_mesh")
+    assert api[_node_of(api, "H3DLoadShapeModel")]["inputs"]["model_name"] == SHAPE_21_FOLDER
+    assert api[_node_of(api, "H3DLoadPaintModel")]["inputs"]["folder"] == PAINT_PBR_21_FOLDER
+    shipped = workflow_to_api(json.loads((REPO_ROOT / "workflows" / "hunyuan3d21_image_to_pbr_mesh.json").read_text()),
+                              OURS)
+    paint = shipped[_node_of(shipped, "H3DPaintMultiView")]["inputs"]
+    assert (paint["steps"], paint["guidance"], paint["view_size"]) == (15, 3.0, 512)  # the release's
+    api[_node_of(api, "H3DPaintMultiView")]["inputs"].update(view_size=64)
+    api[_node_of(api, "H3DLoadPaintModel")]["inputs"].update(dtype="float32", device="cpu")
+    api[_node_of(api, "H3DRenderPbrConditionMaps")]["inputs"].update(
+        view_size=64, render_size=64, selection_resolution=64, backend="torch")
+    api[_node_of(api, "H3DBakeTexture")]["inputs"].update(texture_size=64, render_size=64, backend="torch")
+    api[_node_of(api, "H3DUnwrapUV")]["inputs"].update(atlas_resolution=128)
+    runner, outputs = _run_with_a_crossed_level(api)
+    albedo, metallic_roughness = outputs[_node_of(api, "H3DPaintMultiView")]
+    assert albedo.shape == metallic_roughness.shape and albedo.shape[1:] == (64, 64, 3) and albedo.shape[0] >= 6
+    loaded = _check_saved(runner, api, environment)
+    material = loaded.visual.material
+    assert material.baseColorTexture is not None and material.metallicRoughnessTexture is not None
+    assert material.metallicRoughnessTexture.size == (64, 64)
 
 
 def test_mesh_round_trip_runs(environment):

@@ -11,7 +11,7 @@ from hy3d_core.render.cameras import orbit_cameras
 from hy3d_core.render.normalization import normalize_for_render
 from hy3d_core.render.torch_rasterizer import TorchRasterizer
 from hy3d_core.render.view_selection import select_bake_views
-from hy3d_core.texture.pbr_baking import bake_pbr_views, prepare_views
+from hy3d_core.texture.pbr_baking import bake_pbr_materials, bake_pbr_views, inpaint_pbr_maps, prepare_views
 from hy3d_core.texture.uv_raster import chart_mask, texel_bands
 from hy3d_core.texture.uv_unwrap import unwrap_uv
 
@@ -154,3 +154,17 @@ def test_views_blend_by_view_weight_times_cos_to_the_fourth(sphere):
         checked += len(texels)
         blended_count += int(blended.sum())
     assert checked > 20 and blended_count >= 0.9 * checked
+
+
+def test_baking_then_inpainting_in_two_steps_is_the_one_step_bake(sphere, cameras, baked):
+    # the node graph's path (Bake Texture, then Inpaint Texture) gives the pipeline's maps
+    albedo = constant_views(len(cameras), ALBEDO)
+    mr = constant_views(len(cameras), (METALLIC, ROUGHNESS, 0.9))
+    bake = bake_pbr_materials(sphere, albedo, mr, cameras, texture_size=TEXTURE, render_size=RENDER,
+                              backend="torch")
+    assert bake.covered.shape == (TEXTURE, TEXTURE) and 0.2 < bake.covered.mean() < 1.0
+    assert bake.mesh.metallic_roughness.shape == (TEXTURE, TEXTURE, 2)
+    assert not bake.mesh.texture[~bake.covered].any()  # not filled yet
+    filled = inpaint_pbr_maps(bake.mesh, bake.covered, backend="torch")
+    np.testing.assert_array_equal(filled.texture, baked.texture)
+    np.testing.assert_array_equal(filled.metallic_roughness, baked.metallic_roughness)
