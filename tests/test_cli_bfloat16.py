@@ -58,11 +58,33 @@ def test_generate_runs_in_bfloat16_when_auto_picks_it(tmp_path, capsys, monkeypa
     assert len(loaded.faces) > 100 and loaded.visual.kind == "texture"
 
 
+def _record_weight_dtypes(monkeypatch, module, loader_name: str, networks) -> set:
+    """Wrap ``module.loader_name`` so the dtypes of the weights it loads are collected."""
+    seen: set = set()
+    loader = getattr(module, loader_name)
+
+    def recording(*args, **kwargs):
+        loaded = loader(*args, **kwargs)
+        for network in networks(loaded):
+            seen.update(parameter.dtype for parameter in network.parameters())
+        return loaded
+
+    monkeypatch.setattr(module, loader_name, recording)
+    return seen
+
+
 @pytest.mark.usefixtures("flush_denormals")
-def test_texture_paints_and_delights_in_bfloat16(inputs):  # noqa: F811 - the fixture
+def test_texture_paints_and_delights_in_bfloat16(inputs, monkeypatch):  # noqa: F811 - the fixture
+    from hy3d_core.cli import texture_command
+
+    paint = _record_weight_dtypes(monkeypatch, texture_command, "load_paint_model",
+                                  lambda model: (model.unet, model.vae))
+    delight = _record_weight_dtypes(monkeypatch, texture_command, "load_delight_pipeline",
+                                    lambda pipeline: (pipeline.unet, pipeline.vae, pipeline.text_encoder))
     out = inputs[0] / "painted_bfloat16.glb"
     assert main(["texture", *small(inputs, out, "--delight", str(inputs[2]), "--seed", "3",
                                    "--dtype", "bfloat16")]) == 0
+    assert paint == {torch.bfloat16} and delight == {torch.bfloat16}
     texture = np.asarray(trimesh.load(out, force="mesh").visual.material.baseColorTexture.convert("RGB"))
     assert texture.shape == (64, 64, 3) and texture.std() > 0
 
@@ -88,9 +110,13 @@ def test_the_21_shape_fixture_in_bfloat16_stays_near_the_release(tmp_path):
 
 
 @pytest.mark.usefixtures("flush_denormals")
-def test_paint_views_in_bfloat16_stay_near_the_release_views(tmp_path):
+def test_paint_views_in_bfloat16_stay_near_the_release_views(tmp_path, monkeypatch):
     """Tencent's float32 PBR views against ours in bfloat16 (DINO, UNet and VAE): at most
     40 of 255 levels anywhere and 5 on average per image (measured 24 and 2.8)."""
+    from hy3d_core.cli import paint_views_command
+
+    weights = _record_weight_dtypes(monkeypatch, paint_views_command, "load_paint_pbr_model",
+                                    lambda model: (model.unet, model.vae, model.dino))
     folder = paint_pbr_fixture()
     out = tmp_path / "views"
     assert main(["paint-views", "--paint", str(folder / MODEL_FOLDER), "--dino", str(folder / DINO_FOLDER),
@@ -106,3 +132,4 @@ def test_paint_views_in_bfloat16_stay_near_the_release_views(tmp_path):
             difference = np.abs(ours - theirs)
             assert difference.max() <= 40 and difference.mean() <= 5, (
                 f"{name}: {difference.max()} levels at most, {difference.mean():.2f} on average")
+    assert weights == {torch.bfloat16}
