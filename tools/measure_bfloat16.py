@@ -5,7 +5,7 @@
 The shipped demo model turns held-out renders of procedural shapes (seeds no training
 shape was drawn with) into meshes three ways: float32, bfloat16 with the sampler's
 latents rounded to bfloat16 after every Euler step (the release's rule for its float16),
-and bfloat16 with the latents kept in float32 between steps. For each it prints the
+and bfloat16 with the latents kept in float32 between steps (the pack's rule). For each it prints the
 volume IoU against the true shape and against the float32 mesh. docs/precision.md
 records the figures; tests/test_demo_model_bfloat16.py pins a floor under them.
 """
@@ -48,8 +48,9 @@ def held_out(family: str, seed: int):
 
 
 def generate(model, rgba, octree_resolution: int, float32_latents: bool):
-    """The demo model's mesh at its defaults; ``float32_latents`` False swaps the
-    pipeline's sampler_state_dtype for the release's rule (the model's own dtype)."""
+    """The demo model's mesh at its defaults (tests/test_demo_model_bfloat16.py uses it
+    too); ``float32_latents`` False swaps the pipeline's sampler_state_dtype for the
+    release's rule (the model's own dtype)."""
     defaults = DEMO_SHAPE_DEFAULTS
     chosen = shape_pipeline.sampler_state_dtype
     if not float32_latents:
