@@ -77,7 +77,7 @@ def explain_dtype(choice: str, device: torch.device) -> tuple[torch.dtype, str]:
         units = cpu_bfloat16_units()
         if units:
             return torch.bfloat16, (f"dtype auto: bfloat16 on the CPU, which multiplies it in hardware "
-                                    f"({', '.join(units)}); dtype float32 gives the release's exact numbers")
+                                    f"({', '.join(units)}); dtype float32 gives the release's float32 results")
         return torch.float32, ("dtype auto: float32 on the CPU (no bfloat16 matrix instructions, "
                                f"{' or '.join(BFLOAT16_MATRIX_UNITS)}, found)")
     if choice not in DTYPE_CHOICES:
