@@ -9,6 +9,9 @@ import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 DTYPE_CHOICES = ("auto", "float32", "float16", "bfloat16")
+AUTO_DTYPE_RULE = ("auto: float16 on a GPU (as released); on the CPU bfloat16 where it has "
+                   "bfloat16 matrix instructions (AMX-BF16, AVX512-BF16), else float32")
+"""How "auto" picks, in the words the command-line help and the nodes' tooltips use."""
 
 
 def resolve_device(choice: str, preferred: torch.device | str | None = None) -> torch.device:
@@ -42,11 +45,46 @@ def resolve_device(choice: str, preferred: torch.device | str | None = None) -> 
     return device
 
 
-def resolve_dtype(choice: str, device: torch.device) -> torch.dtype:
-    """"auto" is float16 on a GPU (CUDA or MPS), float32 on the CPU, where half precision
-    is slow and some operators are missing."""
+BFLOAT16_MATRIX_UNITS = ("amx_bf16", "avx512_bf16")
+"""The x86 instructions that multiply bfloat16 matrices in hardware (Intel AMX-BF16,
+AVX512-BF16), as ``torch.cpu.get_capabilities()`` names them. Without them torch
+converts bfloat16 to float32 for every product and bfloat16 is no faster than float32."""
+
+
+def cpu_bfloat16_units() -> tuple[str, ...]:
+    """Which of ``BFLOAT16_MATRIX_UNITS`` this CPU has, as torch detects them. None on an
+    older torch without ``torch.cpu.get_capabilities`` and on ARM CPUs (Macs included):
+    only these x86 units were measured to pay off (docs/precision.md)."""
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if capabilities is None:
+        return ()
+    found = capabilities()
+    return tuple(unit for unit in BFLOAT16_MATRIX_UNITS if found.get(unit, False))
+
+
+def explain_dtype(choice: str, device: torch.device) -> tuple[torch.dtype, str]:
+    """``resolve_dtype(choice, device)`` and one line saying why, for the command line and
+    the nodes to print when ``choice`` is "auto".
+
+    "auto" is float16 on a GPU (CUDA or MPS), as released. On the CPU it is bfloat16
+    where the CPU multiplies bfloat16 in hardware (several times faster than float32
+    there, and the demo model's meshes keep their shape: docs/precision.md), float32
+    elsewhere, where half precisions are slow and some operators are missing.
+    """
     if choice == "auto":
-        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+        if device.type in ("cuda", "mps"):
+            return torch.float16, f"dtype auto: float16 on {device.type}, as the release runs"
+        units = cpu_bfloat16_units()
+        if units:
+            return torch.bfloat16, (f"dtype auto: bfloat16 on the CPU, which multiplies it in hardware "
+                                    f"({', '.join(units)}); dtype float32 gives the release's float32 results")
+        return torch.float32, ("dtype auto: float32 on the CPU (no bfloat16 matrix instructions, "
+                               f"{' or '.join(BFLOAT16_MATRIX_UNITS)}, found)")
     if choice not in DTYPE_CHOICES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {choice!r}")
-    return getattr(torch, choice)
+    return getattr(torch, choice), f"dtype {choice}"
+
+
+def resolve_dtype(choice: str, device: torch.device) -> torch.dtype:
+    """The dtype for ``choice`` on ``device`` (``explain_dtype`` says how "auto" picks)."""
+    return explain_dtype(choice, device)[0]

@@ -8,6 +8,7 @@ release, progress bars, the interrupt button and the model/input/output folders.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import weakref
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ OUTPUT_DIR_ENV = "HY3D_OUTPUT_DIR"
 # ComfyUI takes an input for a choice when its type is a list.
 DEVICE_CHOICES = list(devices.DEVICE_CHOICES)
 DTYPE_CHOICES = list(devices.DTYPE_CHOICES)
+AUTO_DTYPE_RULE = devices.AUTO_DTYPE_RULE
+
+_log = logging.getLogger(__name__)
 
 Result = TypeVar("Result")
 Loaded = TypeVar("Loaded")
@@ -56,8 +60,12 @@ def torch_device(choice: str) -> torch.device:
 
 
 def torch_dtype(choice: str, device: torch.device) -> torch.dtype:
-    """The dtype for ``choice`` on ``device``, as the library resolves it."""
-    return devices.resolve_dtype(choice, device)
+    """The dtype for ``choice`` on ``device``, as the library resolves it; what "auto"
+    picked and why goes to ComfyUI's log (its console), as the command line prints it."""
+    dtype, reason = devices.explain_dtype(choice, device)
+    if choice == "auto":
+        _log.info("Hunyuan3D: %s", reason)
+    return dtype
 
 
 def free_memory() -> None:

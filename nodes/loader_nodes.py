@@ -10,6 +10,7 @@ from ..hy3d_core.io.shape_checkpoints import load_shape_model, load_shape_vae
 from ..hy3d_core.models.shape_model import ShapeModel
 from . import model_cache
 from .comfy_runtime import (
+    AUTO_DTYPE_RULE,
     DEVICE_CHOICES,
     DTYPE_CHOICES,
     load_parked,
@@ -25,7 +26,7 @@ _DEVICE_TOOLTIP = (
     "Where the networks run. auto: ComfyUI's device (else CUDA, Apple MPS, then CPU)."
 )
 _DTYPE_TOOLTIP = (
-    "Precision of the weights. auto: float16 on a GPU (as released), float32 on the CPU. "
+    f"Precision of the weights. {AUTO_DTYPE_RULE}. "
     "bfloat16 suits GPUs where float16 overflows."
 )
 

@@ -43,6 +43,7 @@ from ..hy3d_core.texture.delight import (
 )
 from . import model_cache
 from .comfy_runtime import (
+    AUTO_DTYPE_RULE,
     DEVICE_CHOICES,
     DTYPE_CHOICES,
     in_use,
@@ -85,7 +86,7 @@ def _folder_bytes(folder: Path) -> int:
 
 
 _DEVICE_TOOLTIP = "Where the networks run. auto: ComfyUI's device (else CUDA, Apple MPS, then CPU)."
-_DTYPE_TOOLTIP = "Precision. auto: float16 on a GPU (as released), float32 on the CPU."
+_DTYPE_TOOLTIP = f"Precision. {AUTO_DTYPE_RULE}."
 
 
 def _paint_networks(model: PaintModel | PaintPbrModel) -> tuple[torch.nn.Module, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from hy3d_core.cli import main
@@ -39,6 +40,27 @@ def test_paint_views_reproduces_the_release_views(tmp_path):
         for name in (f"albedo_{view}.png", f"mr_{view}.png"):
             difference = np.abs(_levels(out / name) - _levels(folder / name)).max()
             assert difference <= 1, f"{name} differs by {difference} levels"
+
+
+@pytest.mark.usefixtures("flush_denormals")
+def test_paint_views_in_bfloat16_stay_near_the_release_views(tmp_path, monkeypatch):
+    """docs/precision.md: ours in bfloat16 (DINO, UNet and VAE) against the release's
+    float32 views: at most 40 of 255 levels anywhere and 5 on average per image
+    (measured 24 and 2.8)."""
+    from hy3d_core.cli import paint_views_command
+    from test_cli_bfloat16 import record_weight_dtypes
+
+    weights = record_weight_dtypes(monkeypatch, paint_views_command, "load_paint_pbr_model",
+                                   lambda model: (model.unet, model.vae, model.dino))
+    out = tmp_path / "views"
+    assert main(["paint-views", *_arguments(out, **{"--dtype": ["bfloat16"]})]) == 0
+    folder = paint_pbr_fixture()
+    for view in range(VIEWS):
+        for name in (f"albedo_{view}.png", f"mr_{view}.png"):
+            difference = np.abs(_levels(out / name) - _levels(folder / name))
+            assert difference.max() <= 40 and difference.mean() <= 5, (
+                f"{name}: {difference.max()} levels at most, {difference.mean():.2f} on average")
+    assert weights == {torch.bfloat16}
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,12 @@
 """The one device and dtype resolver the command line, training and the nodes share."""
 
+import io
+import sys
+
 import pytest
 import torch
 
+from hy3d_core import devices
 from hy3d_core.devices import DTYPE_CHOICES, resolve_device, resolve_dtype
 
 
@@ -49,3 +53,47 @@ def test_the_cli_refuses_a_missing_mps_device_in_one_line(capsys, tmp_path):
                  "--device", "mps"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: device 'mps' is not available") and "\n" not in error
+
+
+def _cpu_has(monkeypatch, units: tuple[str, ...]) -> None:
+    monkeypatch.setattr(devices, "cpu_bfloat16_units", lambda: units)
+
+
+def test_auto_on_the_cpu_follows_its_bfloat16_matrix_units(monkeypatch):
+    cpu = torch.device("cpu")
+    _cpu_has(monkeypatch, ("amx_bf16",))
+    dtype, reason = devices.explain_dtype("auto", cpu)
+    assert dtype == torch.bfloat16 and "bfloat16 on the CPU" in reason and "amx_bf16" in reason
+    assert resolve_dtype("auto", torch.device("cuda")) == torch.float16
+    assert resolve_dtype("float32", cpu) == torch.float32
+    _cpu_has(monkeypatch, ())
+    dtype, reason = devices.explain_dtype("auto", cpu)
+    assert dtype == torch.float32 and "float32 on the CPU" in reason and "amx_bf16" in reason
+
+
+def test_the_units_are_read_from_torch(monkeypatch):
+    reported = {"amx_bf16": False, "avx512_bf16": True, "avx512_f": True, "architecture": "x86_64"}
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: reported)
+    assert devices.cpu_bfloat16_units() == ("avx512_bf16",)
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"architecture": "arm64", "bf16": True})
+    assert devices.cpu_bfloat16_units() == ()
+    monkeypatch.delattr(torch.cpu, "get_capabilities")
+    assert devices.cpu_bfloat16_units() == ()
+
+
+@pytest.mark.parametrize("units, expected", [(("avx512_bf16",), "bfloat16"), ((), "float32")])
+def test_the_cli_says_what_auto_picked(monkeypatch, units, expected):
+    import argparse
+
+    from hy3d_core.cli.common import device_and_dtype
+
+    _cpu_has(monkeypatch, units)
+    printed = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", printed)
+    args = argparse.Namespace(device="cpu", dtype="auto")
+    assert device_and_dtype(args) == (torch.device("cpu"), getattr(torch, expected))
+    line = printed.getvalue()
+    assert line.startswith(f"dtype auto: {expected} on the CPU") and line.count("\n") == 1
+    printed.truncate(0)
+    device_and_dtype(argparse.Namespace(device="cpu", dtype="float32"))
+    assert printed.getvalue() == ""

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
 import torch
 
 from ..demo import DEMO_SHAPE_DEFAULTS as DEMO
-from ..devices import DEVICE_CHOICES, DTYPE_CHOICES, resolve_device, resolve_dtype
+from ..devices import AUTO_DTYPE_RULE, DEVICE_CHOICES, DTYPE_CHOICES, explain_dtype, resolve_device
 from ..models.families import HUNYUAN3D_2_0
 from ..pipelines.paint import RELEASED_TEXTURE_SIZE
 from ..pipelines.shape import DECODERS
@@ -41,9 +42,14 @@ def stderr_progress(label: str) -> Progress:
 
 
 def device_and_dtype(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
-    """``--device`` and ``--dtype`` resolved ("auto": the best device, float16 on a GPU)."""
+    """``--device`` and ``--dtype`` resolved ("auto": the best device; float16 on a GPU,
+    bfloat16 on a CPU with bfloat16 matrix instructions, else float32). What "auto" picked
+    and why goes to stderr in one line: the two CPU choices give different numbers."""
     device = resolve_device(args.device)
-    return device, resolve_dtype(args.dtype, device)
+    dtype, reason = explain_dtype(args.dtype, device)
+    if args.dtype == "auto":
+        print(reason, file=sys.stderr)
+    return device, dtype
 
 
 def _nearest_existing_folder(path: Path) -> Path:
@@ -160,7 +166,7 @@ def add_shape_arguments(shape: argparse.ArgumentParser) -> None:
                             "release does (default: capped, so the mesh stays closed)")
     add_background_argument(shape, "background removal for images without alpha: auto, classical, "
                                    "alpha, or a model method with weights on disk")
-    add_device_arguments(shape, "auto: float16 on a GPU, float32 on the CPU")
+    add_device_arguments(shape, AUTO_DTYPE_RULE)
     shape.add_argument("--save-latents", type=Path, default=None,
                        help="also write the final latents [B, num_latents, 64] (torch file)")
     shape.add_argument("--no-postprocess", action="store_true",

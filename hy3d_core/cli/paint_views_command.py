@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..devices import AUTO_DTYPE_RULE
 from ..image.arrays import to_uint8, to_unit_float
 from ..image.files import read_image_rgba
 from ..io.paint_pbr_checkpoints import load_paint_pbr_model
@@ -55,7 +56,7 @@ def add_paint_views_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=RELEASED_SEED, help=f"noise seed (release: {RELEASED_SEED})")
     parser.add_argument("--view-size", type=VIEW_SIZE, default=RELEASED_VIEW_SIZE,
                         help=f"pixels per generated view, a multiple of 64 (release: {RELEASED_VIEW_SIZE})")
-    add_device_arguments(parser, "auto: float16 on a GPU, float32 on the CPU")
+    add_device_arguments(parser, AUTO_DTYPE_RULE)
     parser.add_argument("--out", required=True, type=Path, help="output folder (created when missing)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ..devices import AUTO_DTYPE_RULE
 from ..geometry.mesh import Mesh
 from ..image.loading import load_image_rgba
 from ..image.prepare import PreparedImage
@@ -220,7 +221,7 @@ def add_texture_arguments(parser: argparse.ArgumentParser) -> None:
     add_baking_arguments(parser)
     add_paint_arguments(parser, required=False)
     parser.add_argument("--seed", type=int, default=0, help="Paint's noise seed (with --paint)")
-    add_device_arguments(parser, "Paint's dtype; auto: float16 on a GPU, float32 on the CPU")
+    add_device_arguments(parser, f"Paint's dtype; {AUTO_DTYPE_RULE}")
     add_background_argument(parser, "background removal for images without alpha (as for shape)")
     parser.add_argument("--new-uvs", action="store_true",
                         help="unwrap again even when the mesh has UVs")

@@ -36,7 +36,7 @@ from ..models.dit import HunyuanDiT
 from ..models.families import HUNYUAN3D_2_0
 from ..models.shape_model import ShapeModel
 from ..models.shape_vae import ShapeVAE
-from ..sampling.flow_matching import initial_noise, sample_flow_matching
+from ..sampling.flow_matching import initial_noise, sample_flow_matching, sampler_state_dtype
 from ..sampling.progress import Progress
 
 DECODERS = ("dense", "hierarchical", "flashvdm")
@@ -112,11 +112,12 @@ def sample_latents(
     settings: SamplingSettings = SamplingSettings(),
     progress: Progress | None = None,
 ) -> Tensor:
-    """Run the flow-matching sampler from the seeded noise; returns ``[B, num_latents, C]``."""
+    """Run the flow-matching sampler from the seeded noise; returns ``[B, num_latents, C]``
+    in ``sampler_state_dtype`` of the DiT's dtype."""
     parameter = next(dit.parameters())
     noise = initial_noise(
         context.shape[0], num_latents, dit.config.in_channels, settings.seed,
-        parameter.dtype, parameter.device,
+        sampler_state_dtype(parameter.dtype), parameter.device,
     )
     return sample_flow_matching(
         dit,
