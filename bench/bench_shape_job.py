@@ -79,6 +79,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
+from bench_shape import analytic_field  # noqa: E402
 from interleaved import (  # noqa: E402
     in_subprocess,
     interleave,
@@ -86,6 +87,7 @@ from interleaved import (  # noqa: E402
     machine_header,
     spread,
 )
+from random_weights import fill_random_  # noqa: E402
 
 SIDES = ("hy3dgen", "ours-float32", "ours-bfloat16")
 REFERENCE = "hy3dgen"
@@ -127,24 +129,6 @@ def _configs(setting: JobSetting, vae_preset: str, quick: bool):
     return dit, vae, conditioner
 
 
-def random_weights_(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Fill a module built on the meta device: matrices N(0, 1/fan_in), 1-D scales 1,
-    biases 0. Timing does not depend on the values; these keep activations finite."""
-    module = module.to_empty(device="cpu")
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
-            if not tensor.is_floating_point():
-                continue
-            if tensor.ndim >= 2:
-                tensor.normal_(0.0, tensor.shape[-1] ** -0.5, generator=generator)
-            elif name.endswith("bias"):
-                tensor.zero_()
-            else:
-                tensor.fill_(1.0)
-    return module.eval()
-
-
 def model_folder(work_dir: Path, setting_name: str, vae_preset: str, quick: bool) -> Path:
     """The random model for a setting, written once (released layout, float16)."""
     from hy3d_core.io.shape_checkpoint_writer import write_shape_model
@@ -162,22 +146,12 @@ def model_folder(work_dir: Path, setting_name: str, vae_preset: str, quick: bool
     with torch.device("meta"):
         dit, vae = HunyuanDiT(dit_config), ShapeVAE(vae_config)
         conditioner = ImageConditioner(conditioner_config)
-    write_shape_model(folder, dit=random_weights_(dit, 1), vae=random_weights_(vae, 2),
-                      conditioner=random_weights_(conditioner, 3))
+    write_shape_model(folder, dit=fill_random_(dit, 1), vae=fill_random_(vae, 2),
+                      conditioner=fill_random_(conditioner, 3))
     return folder
 
 
 # ----- the surface the decoders refine around ----------------------------------------
-
-
-def analytic_occupancy(points: torch.Tensor) -> torch.Tensor:
-    """A torus plus a sphere as occupancy logits (positive inside, 40 per unit of
-    distance): a real surface with thin and round parts (``bench_shape.py``'s)."""
-    x, y, z = points.float().unbind(-1)
-    ring = torch.sqrt(x**2 + y**2) - 0.55
-    torus = 0.2 - torch.sqrt(ring**2 + z**2)
-    sphere = 0.35 - torch.sqrt((x - 0.1) ** 2 + y**2 + (z - 0.35) ** 2)
-    return 40.0 * torch.maximum(torus, sphere)
 
 
 class SurfaceDrivenDecoding:
@@ -202,7 +176,7 @@ class SurfaceDrivenDecoding:
         self.calls += 1
         self.points += count
         start = time.perf_counter()
-        logits = analytic_occupancy(points)
+        logits = analytic_field(points.float(), None)
         self.analytic_seconds += time.perf_counter() - start
         return logits
 
