@@ -95,6 +95,7 @@ BOUNDS = 1.01
 NUM_CHUNKS = 8000
 MC_LEVEL = 0.0
 STAGES = ("image", "conditioner", "dit step", "vae", "decode", "mc")
+DECODE_KEYS = ("vae", "decode", "mc", "decode_points", "decode_calls", "decoded_points", "faces")
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def _configs(setting: JobSetting, vae_preset: str, quick: bool):
 
 
 def model_folder(work_dir: Path, setting_name: str, vae_preset: str, quick: bool) -> Path:
-    """The random model for a setting, written once (released layout, float16)."""
+    """The random model for a setting, written once (released layout, float16; the
+    writer holds the serialised file in memory, so writing peaks near 10 GB)."""
     from hy3d_core.io.shape_checkpoint_writer import write_shape_model
     from hy3d_core.models.conditioner import ImageConditioner
     from hy3d_core.models.dit import HunyuanDiT
@@ -143,9 +145,11 @@ def model_folder(work_dir: Path, setting_name: str, vae_preset: str, quick: bool
         return folder
     dit_config, vae_config, conditioner_config = _configs(setting, vae_preset, quick)
     print(f"writing random full-size weights to {folder} (once)", file=sys.stderr, flush=True)
+    # Built in float16, the file's dtype: a float32 copy of 2.4 B parameters next to the
+    # serialised file would need over 20 GB.
     with torch.device("meta"):
-        dit, vae = HunyuanDiT(dit_config), ShapeVAE(vae_config)
-        conditioner = ImageConditioner(conditioner_config)
+        dit, vae = HunyuanDiT(dit_config).half(), ShapeVAE(vae_config).half()
+        conditioner = ImageConditioner(conditioner_config).half()
     write_shape_model(folder, dit=fill_random_(dit, 1), vae=fill_random_(vae, 2),
                       conditioner=fill_random_(conditioner, 3))
     return folder
@@ -259,7 +263,7 @@ def _sampling_record(record: dict[str, Any], calls: _CallTimes, loop_seconds: fl
 
 
 def run_ours(folder: Path, dtype: torch.dtype, setting: JobSetting, steps: int, every: int,
-             resolution: int) -> dict[str, Any]:
+             resolution: int, decode: bool) -> dict[str, Any]:
     from hy3d_core.geometry.volume_decoding import decode_flashvdm, flashvdm_top_k
     from hy3d_core.image.prepare import prepare_image
     from hy3d_core.io.shape_checkpoints import load_shape_model
@@ -284,6 +288,8 @@ def run_ours(folder: Path, dtype: torch.dtype, setting: JobSetting, steps: int, 
     start = time.perf_counter()
     latents = sample_latents(model.dit, context, configs.num_latents, settings)
     _sampling_record(record, calls, time.perf_counter() - start)
+    if not decode:
+        return record
     field = _timed(record, "vae", latent_field)(model.vae, latents)
     driven = SurfaceDrivenDecoding(every)
     top_k = flashvdm_top_k(configs.num_latents)
@@ -341,7 +347,7 @@ def _reference_pipeline(folder: Path, dtype: torch.dtype):
 
 
 def run_reference(folder: Path, setting: JobSetting, steps: int, every: int,
-                  resolution: int) -> dict[str, Any]:
+                  resolution: int, decode: bool) -> dict[str, Any]:
     from PIL import Image
 
     record: dict[str, Any] = {}
@@ -358,6 +364,8 @@ def run_reference(folder: Path, setting: JobSetting, steps: int, every: int,
     )
     loop = time.perf_counter() - start - record["image"] - record["conditioner"]
     _sampling_record(record, calls, loop)
+    if not decode:
+        return record
     # What _export and latents2mesh do, stage by stage, with the arguments they pass.
     export = dict(bounds=BOUNDS, mc_level=MC_LEVEL, num_chunks=NUM_CHUNKS,
                   octree_resolution=resolution, mc_algo="mc", enable_pbar=False)
@@ -380,14 +388,14 @@ def run_reference(folder: Path, setting: JobSetting, steps: int, every: int,
 
 
 def run_side(side: str, folder: Path, setting: JobSetting, steps: int, every: int,
-             resolution: int, threads: int | None) -> dict[str, Any]:
+             resolution: int, threads: int | None, decode: bool) -> dict[str, Any]:
     if threads:
         torch.set_num_threads(threads)
     if side == REFERENCE:
-        record = run_reference(folder, setting, steps, every, resolution)
+        record = run_reference(folder, setting, steps, every, resolution, decode)
     else:
         dtype = getattr(torch, side.removeprefix("ours-"))
-        record = run_ours(folder, dtype, setting, steps, every, resolution)
+        record = run_ours(folder, dtype, setting, steps, every, resolution, decode)
     record["peak_rss_mb"] = _memory_mb("VmHWM")
     return record
 
@@ -451,6 +459,11 @@ def main() -> None:
                         help="run every step and every decoder call (about an hour in float32)")
     parser.add_argument("--quick", action="store_true",
                         help="small networks, to check the script in seconds")
+    parser.add_argument("--json", type=Path, help="also write every side's records here")
+    parser.add_argument("--decode-from", type=Path,
+                        help="a --json file of a release run: take vae, decode and mc from it "
+                             "and run only image, conditioner and sampling (the turbo setting "
+                             "decodes with the same VAE, so its decode is the same work)")
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -459,7 +472,7 @@ def main() -> None:
     every = 1 if args.full_job else args.decode_every
     if args.side:
         record = run_side(args.side, args.folder, setting, steps, every,
-                          args.octree_resolution, args.threads)
+                          args.octree_resolution, args.threads, args.decode_from is None)
         print(json.dumps(record))
         return
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -475,13 +488,24 @@ def main() -> None:
         command.append("--full-job")
     if args.threads:
         command += ["--threads", str(args.threads)]
+    if args.decode_from:
+        command += ["--decode-from", str(args.decode_from)]
+        print(f"# vae, decode and mc taken from {args.decode_from}, not run here")
     sides = {side: in_subprocess([*command, "--side", side]) for side in args.sides}
 
     def report(side: str, record: dict[str, Any]) -> None:
-        print(f"# {side}: job {job_seconds(record, setting.steps):.1f} s, "
+        print(f"# {side}: step {record['dit step']:.2f} s, "
               f"peak {record['peak_rss_mb']:,.0f} MB", flush=True)
 
     samples = interleave(sides, args.rounds, on_sample=report)
+    if args.json:
+        args.json.write_text(json.dumps({"setting": args.setting, "samples": samples}))
+    if args.decode_from:
+        decoded = json.loads(args.decode_from.read_text())["samples"]
+        for side, records in samples.items():
+            for index, record in enumerate(records):
+                source = decoded[side][index % len(decoded[side])]
+                record.update({key: source[key] for key in DECODE_KEYS})
     print_tables(samples, setting, composed=not args.full_job)
 
 
