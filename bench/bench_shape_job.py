@@ -102,6 +102,9 @@ DECODE_KEYS = ("vae", "decode", "mc", "decode_points", "decode_calls", "decoded_
 
 @dataclass(frozen=True)
 class JobSetting:
+    """A released way to run the job: which DiT layout, how many steps, what guidance
+    (the turbo and fast DiTs embed the guidance instead of a second batch row)."""
+
     dit_preset: str
     steps: int
     guidance: float
