@@ -6,9 +6,11 @@ Open3D is importable, the same maps are made by casting one orthographic ray per
 into its ``RaycastingScene`` (Embree) as an independent peer: its time is printed as a
 ratio, and the share of pixels where both hit the same face as a cross-check.
 
-Each measurement runs in a fresh process so its peak resident memory is its own.
+Each measurement runs in a fresh process so its peak resident memory is its own; the
+two renderers run in alternating rounds (``interleaved.py``), and each row gives the
+median and spread per side and the ratio of the medians.
 
-    python bench/bench_rasterizer.py [--sizes 1024 2048] [--faces 40000 200000] [--threads N]
+    python bench/bench_rasterizer.py [--sizes 1024 2048] [--faces 40000 200000] [--threads N] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 
 def torus(face_count: int):
@@ -122,42 +124,65 @@ def measure(target, face_count: int, size: int, threads: int):
     return result
 
 
+def _side(target, face_count: int, size: int, threads: int):
+    """One renderer as a measurement for ``interleaved``: a fresh process per sample."""
+
+    def run() -> dict:
+        seconds, megabytes, faces, face_index = measure(target, face_count, size, threads)
+        return {"seconds": seconds, "peak_mb": megabytes, "faces": faces, "face_index": face_index}
+
+    return run
+
+
+def compare_maps(face_counts: list[int], sizes: list[int], threads: int, rounds: int) -> None:
+    """Print the geometry-map table: ours, and with Open3D installed Open3D alongside,
+    the two run in alternating rounds (``interleaved.py``); ``same face`` is the share of
+    pixels where both see the same face (or both see none), from the first round."""
+    from interleaved import comparison_rows, interleave, machine_header, print_table
+
+    try:
+        import open3d  # noqa: F401
+
+        have_open3d = True
+    except ImportError as error:
+        print(f"Open3D, the peer for the geometry maps, is missing ({error}); timing ours only.")
+        have_open3d = False
+    print(machine_header())
+    print(f"Six views (hunyuan3d-6view), normal + position + depth maps, CPU, {threads} "
+          f"thread(s), {rounds} round(s) per row")
+    rows = []
+    for face_count in face_counts:
+        for size in sizes:
+            sides = {"torch": _side(run_torch, face_count, size, threads)}
+            if have_open3d:
+                sides = {"open3d": _side(run_open3d, face_count, size, threads), **sides}
+            samples = interleave(sides, rounds)
+            ours = samples["torch"][0]
+            label = f"{ours['faces']} faces, {size} px"
+            for row in comparison_rows(label, samples, next(iter(sides))):
+                note = f"peak {max(sample['peak_mb'] for sample in samples[row[1]]):.0f} MB"
+                if have_open3d and row[1] == "torch":
+                    theirs = samples["open3d"][0]["face_index"]
+                    mine = ours["face_index"]
+                    agree = ((mine == theirs) | ((mine < 0) & (theirs < 0))).mean()
+                    note += f", same face {agree:.2%}"
+                rows.append((*row, note))
+            print(*rows[-1], sep=" | ", flush=True)
+    print_table(rows, ("row", "side", "median (min-max, runs)", "open3d / torch", "notes"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
     parser.add_argument("--faces", type=int, nargs="+", default=[40_000, 200_000])
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for both renderers (default: PyTorch's default)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per row")
     options = parser.parse_args()
     import torch
 
-    threads = options.threads or torch.get_num_threads()
-    try:
-        import open3d  # noqa: F401
-
-        have_open3d = True
-    except ImportError as error:
-        print(f"Open3D not available ({error}); timing the PyTorch rasterizer only.")
-        have_open3d = False
-
-    header = f"{'faces':>8} {'size':>5} | {'torch s':>8} {'torch MB':>9}"
-    if have_open3d:
-        header += f" | {'open3d s':>9} {'open3d MB':>10} {'o3d/torch':>9} {'same face':>9}"
-    print(f"Six views (hunyuan3d-6view), normal + position + depth maps, CPU, {threads} thread(s)")
-    print(header)
-    print("-" * len(header))
-    for face_count in options.faces:
-        for size in options.sizes:
-            seconds, megabytes, faces, ours = measure(run_torch, face_count, size, threads)
-            line = f"{faces:>8} {size:>5} | {seconds:>8.2f} {megabytes:>9.0f}"
-            if have_open3d:
-                peer_seconds, peer_megabytes, _, theirs = measure(
-                    run_open3d, face_count, size, threads
-                )
-                agree = ((ours == theirs) | ((ours < 0) & (theirs < 0))).mean()
-                line += (f" | {peer_seconds:>9.2f} {peer_megabytes:>10.0f}"
-                         f" {peer_seconds / seconds:>9.2f} {agree:>9.4%}")
-            print(line, flush=True)
+    compare_maps(options.faces, options.sizes, options.threads or torch.get_num_threads(),
+                 options.rounds)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Shape-stage benchmarks: ours next to hy3dgen 2.0.2, same machine, same random weights.
 
-Prints a table; nothing is asserted. Rows:
+Prints tables; nothing is asserted. Rows:
 1. one full-size v2-0 DiT call, batch 2, float32 (``--skip-dit`` to leave out: ~9 GB RAM);
 2. dense decoding throughput of the full-size geometry decoder (points per second);
 3. dense / hierarchical / FlashVDM on an analytic field with a real surface at
@@ -8,14 +8,18 @@ Prints a table; nothing is asserted. Rows:
    decoding, Chamfer distance of the mesh to the dense one. Each runs in its own process
    so its peak is its own.
 
-Usage: ``python bench/bench_shape.py [--skip-dit] [--device cuda --dtype float16]``.
+Rows 1 and 2 compare with the reference through ``interleaved.py``: one untimed call of
+each side, then ``--rounds`` rounds in alternating order (A B, B A, ...), both sides in
+this process on the same inputs; each side's median and spread and the ratio of the
+medians are printed with the machine and the load average.
+
+Usage: ``python bench/bench_shape.py [--skip-dit] [--rounds 3] [--device cuda --dtype float16]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -25,7 +29,9 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from interleaved import comparison_rows, interleave, machine_header, print_table, timed  # noqa: E402
 
 from hy3d_core.geometry.volume_decoding import (  # noqa: E402
     CountingField,
@@ -39,14 +45,6 @@ from hy3d_core.models.shape_vae import ShapeVAE  # noqa: E402
 from hy3d_core.models.shape_vae_config import VAE_PRESETS  # noqa: E402
 
 
-def _timed(fn, repeats: int = 1) -> float:
-    fn()  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats
-
-
 def _reference():
     from oracle import _install_torchvision_stand_in
 
@@ -56,7 +54,15 @@ def _reference():
     return models
 
 
-def bench_dit(device, dtype) -> list[tuple[str, str, str, str]]:
+def _compare(label: str, reference, ours, rounds: int):
+    """Interleaved rows for one comparison: hy3dgen, then ours with the speed ratio."""
+    with torch.no_grad():
+        samples = interleave({"hy3dgen": timed(reference), "ours": timed(ours)}, rounds,
+                             warmup=True)
+    return comparison_rows(label, samples, "hy3dgen")
+
+
+def bench_dit(device, dtype, rounds: int) -> list[tuple[str, str, str, str]]:
     models = _reference()
     config = DIT_PRESETS["v2-0"]
     params = dict(
@@ -72,14 +78,13 @@ def bench_dit(device, dtype) -> list[tuple[str, str, str, str]]:
     x = torch.randn(2, 3072, 64, device=device, dtype=dtype)
     t = torch.tensor([0.3, 0.3], device=device, dtype=dtype)
     context = torch.randn(2, 1370, 1536, device=device, dtype=dtype)
-    with torch.no_grad():
-        ref_s = _timed(lambda: reference(x, t, {"main": context}))
-        our_s = _timed(lambda: ours(x, t, context))
+    rows = _compare("DiT call, v2-0, batch 2", lambda: reference(x, t, {"main": context}),
+                    lambda: ours(x, t, context), rounds)
     del reference, ours
-    return [("DiT call, v2-0, batch 2", f"{ref_s:.2f} s", f"{our_s:.2f} s", f"{ref_s / our_s:.2f}x")]
+    return rows
 
 
-def bench_geo_decoder(device, dtype, resolution: int) -> list[tuple[str, str, str, str]]:
+def bench_geo_decoder(device, dtype, resolution: int, rounds: int) -> list[tuple[str, str, str, str]]:
     models = _reference()
     preset = VAE_PRESETS["v2-0"]
     reference = models.ShapeVAE(
@@ -108,15 +113,8 @@ def bench_geo_decoder(device, dtype, resolution: int) -> list[tuple[str, str, st
                          batch_size=1, resolution=resolution, num_chunks=8000,
                          device=device, dtype=dtype)
 
-        # Both from the same transformer output: the row measures the point queries alone.
-        ref_s = _timed(release)
-        our_s = _timed(ours_dense)
-    return [(
-        f"dense decode, {points:,} points",
-        f"{points / ref_s:,.0f} pt/s",
-        f"{points / our_s:,.0f} pt/s",
-        f"{ref_s / our_s:.2f}x",
-    )]
+    # Both from the same transformer output: the row measures the point queries alone.
+    return _compare(f"dense decode, {points:,} points (time)", release, ours_dense, rounds)
 
 
 def analytic_field(points: torch.Tensor, top_k: int | None) -> torch.Tensor:
@@ -203,6 +201,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--resolution", type=int, default=384)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of the comparison rows (after one warm-up each)")
     parser.add_argument("--decoder-resolution", type=int, default=39,
                         help="grid for the throughput row: 39 gives 64,000 points (8 chunks)")
     parser.add_argument("--run-method", help=argparse.SUPPRESS)
@@ -211,18 +211,16 @@ def main() -> None:
         print(json.dumps(run_method(args.run_method, args.resolution)))
         return
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
-    print(f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}, {args.device} {args.dtype}")
+    print(machine_header() + f"; {args.device} {args.dtype}")
     rows: list[tuple[str, ...]] = []
     if not args.skip_dit:
-        rows += bench_dit(device, dtype)
+        rows += bench_dit(device, dtype, args.rounds)
     if not args.skip_decoder:
-        rows += bench_geo_decoder(device, dtype, args.decoder_resolution)
-    rows += bench_coarse_to_fine(args.resolution)
-    print("| row | hy3dgen / evaluations | ours / time, memory | ratio |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+        rows += bench_geo_decoder(device, dtype, args.decoder_resolution, args.rounds)
+    if rows:
+        print_table(rows)
+    print_table(bench_coarse_to_fine(args.resolution),
+                ("row", "evaluations", "ours: time, memory", "against dense"))
 
 
 if __name__ == "__main__":

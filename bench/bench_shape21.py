@@ -32,10 +32,11 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from hy3d_core.models.dit_v2_1 import HunyuanDiTPlain  # noqa: E402
 from hy3d_core.models.dit_v2_1_config import DIT_V2_1_PRESETS, DiTPlainConfig  # noqa: E402
+from random_weights import fill_random_  # noqa: E402
 
 BATCH = 2
 CONTEXT_TOKENS = 1370
@@ -50,21 +51,11 @@ def bench_config(quick: bool) -> DiTPlainConfig:
 
 
 def random_model(config: DiTPlainConfig, dtype: torch.dtype, device: str) -> HunyuanDiTPlain:
-    """Weights drawn in place in the target dtype, so no float32 copy of a half-precision
-    model is ever held: matrices N(0, 1/fan_in), norm scales 1, biases 0."""
+    """Weights drawn in place in the target dtype (``random_weights.py``), so no float32
+    copy of a half-precision model is ever held."""
     with torch.device("meta"):
         model = HunyuanDiTPlain(config).to(dtype)
-    model = model.to_empty(device=device).eval()
-    generator = torch.Generator(device).manual_seed(0)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if parameter.ndim >= 2:
-                parameter.normal_(0.0, parameter.shape[1] ** -0.5, generator=generator)
-            elif name.endswith("weight"):
-                parameter.fill_(1.0)
-            else:
-                parameter.zero_()
-    return model
+    return fill_random_(model, 0, device)
 
 
 def run_one(dtype_name: str, device: str, runs: int, quick: bool) -> dict:

@@ -149,35 +149,6 @@ def measure(target, *arguments):
     return result
 
 
-def geometry_map_rows(face_counts: list[int], sizes: list[int], threads: int) -> None:
-    """Print the geometry-map table: ours, and Open3D's time over ours when it is installed."""
-    from bench_rasterizer import measure as measure_maps
-    from bench_rasterizer import run_open3d, run_torch
-
-    try:
-        import open3d  # noqa: F401
-
-        have_open3d = True
-    except ImportError as error:
-        print(f"\nOpen3D, the peer for the geometry maps, is missing ({error}); timing ours only.")
-        have_open3d = False
-    print(f"\nsix-view normal + position maps (hunyuan3d-6view), {threads} thread(s)")
-    header = f"{'faces':>8} {'size':>5}  {'torch s':>8} {'peak MB':>8}"
-    if have_open3d:
-        header += f"  {'open3d s':>9} {'open3d/torch':>12} {'same face':>9}"
-    print(header)
-    print("-" * len(header))
-    for face_count in face_counts:
-        for size in sizes:
-            seconds, megabytes, faces, ours = measure_maps(run_torch, face_count, size, threads)
-            line = f"{faces:>8} {size:>5}  {seconds:>8.2f} {megabytes:>8.0f}"
-            if have_open3d:
-                peer_seconds, _, _, theirs = measure_maps(run_open3d, face_count, size, threads)
-                agree = ((ours == theirs) | ((ours < 0) & (theirs < 0))).mean()
-                line += f"  {peer_seconds:>9.2f} {peer_seconds / seconds:>12.2f} {agree:>9.2%}"
-            print(line, flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, nargs="+", default=[40000, 200000])
@@ -186,6 +157,8 @@ def main() -> None:
                         help="unwrap with xatlas (timed) instead of the torus's own UVs")
     parser.add_argument("--map-sizes", type=int, nargs="*", default=[1024, 2048],
                         help="geometry-map sizes to time against Open3D (none: skip the maps)")
+    parser.add_argument("--map-rounds", type=int, default=3,
+                        help="alternating rounds of ours and Open3D per geometry-map row")
     args = parser.parse_args()
     print(f"torch rasterizer on CPU, {args.threads} threads, "
           f"{'xatlas' if args.unwrap else 'parametric'} UVs")
@@ -202,7 +175,10 @@ def main() -> None:
             seconds, memory, note = measure(target, faces, size, args.threads, args.unwrap)
             print(f"{faces:>8}  {label:<26} {seconds:>8.2f} {memory:>8.0f}  {note}", flush=True)
     if args.map_sizes:
-        geometry_map_rows(args.faces, args.map_sizes, args.threads)
+        from bench_rasterizer import compare_maps
+
+        print()
+        compare_maps(args.faces, args.map_sizes, args.threads, args.map_rounds)
 
 
 if __name__ == "__main__":

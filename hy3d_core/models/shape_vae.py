@@ -89,9 +89,14 @@ class GeometryDecoder(nn.Module):
         self.output_proj = nn.Linear(width, 1)
 
     def project_latents(self, decoded: torch.Tensor) -> LatentKeysValues:
+        """Keys and values made contiguous per head once here: every chunk of a decode
+        reads them, and FlashVDM's key scoring (``q @ k^T``) otherwise copies the
+        head-strided keys into a contiguous transpose on every chunk (a few percent of
+        a chunk's time in the profile; the results are the same bits)."""
         if self.latents_proj is not None:
             decoded = self.latents_proj(decoded)
-        return LatentKeysValues(*self.cross_attn_decoder.keys_values(decoded))
+        keys, values = self.cross_attn_decoder.keys_values(decoded)
+        return LatentKeysValues(keys.contiguous(), values.contiguous())
 
     def query(self, points: torch.Tensor, kv: LatentKeysValues, top_k: int | None = None,
               selection_stride: int = 1) -> torch.Tensor:
