@@ -85,6 +85,23 @@ def explain_dtype(choice: str, device: torch.device) -> tuple[torch.dtype, str]:
     return getattr(torch, choice), f"dtype {choice}"
 
 
+def side_tensor_dtype(model_dtype: torch.dtype) -> torch.dtype:
+    """The dtype of the small tensors that travel beside a network running in
+    ``model_dtype``: the sampler's latents (and model time) between Euler steps and the
+    volume decoders' query coordinates.
+
+    float32 and float16 keep the release's rule (the model's own dtype; the float16 parity
+    tests depend on it). bfloat16 is not a release dtype and has an 8-bit mantissa:
+    rounded latents also round the model time ``sigma * 1000`` to steps of up to 4, which
+    made the 2.0 latents 8x further off the release's float32 run (relative difference
+    0.150 instead of 0.019; docs/precision.md), and rounded coordinates are off by up to
+    0.003 beyond |x| = 0.5 (0.6 of a cell at octree 380), so the decoder would see a
+    warped grid. Both stay float32 (the Fourier embedding is formed in float32 anyway);
+    only the networks run in bfloat16.
+    """
+    return torch.float32 if model_dtype == torch.bfloat16 else model_dtype
+
+
 def resolve_dtype(choice: str, device: torch.device) -> torch.dtype:
     """The dtype for ``choice`` on ``device`` (``explain_dtype`` says how "auto" picks)."""
     return explain_dtype(choice, device)[0]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hy3d_core import devices
-from hy3d_core.devices import DTYPE_CHOICES, resolve_device, resolve_dtype
+from hy3d_core.devices import DTYPE_CHOICES, resolve_device, resolve_dtype, side_tensor_dtype
 
 
 def test_auto_prefers_the_device_it_is_given():
@@ -97,3 +97,12 @@ def test_the_cli_says_what_auto_picked(monkeypatch, units, expected):
     printed.truncate(0)
     device_and_dtype(argparse.Namespace(device="cpu", dtype="float32"))
     assert printed.getvalue() == ""
+
+
+def test_side_tensors_are_float32_only_beside_bfloat16():
+    """float16 keeps the release's rule (latents and query points in the model's dtype);
+    bfloat16 keeps float32 latents, model time and query coordinates (docs/precision.md)."""
+    assert side_tensor_dtype(torch.float16) == torch.float16
+    assert side_tensor_dtype(torch.float32) == torch.float32
+    assert side_tensor_dtype(torch.bfloat16) == torch.float32
+

@@ -49,12 +49,12 @@ def held_out(family: str, seed: int):
 
 def generate(model, rgba, octree_resolution: int, float32_latents: bool):
     """The demo model's mesh at its defaults (tests/test_demo_model_bfloat16.py uses it
-    too); ``float32_latents`` False swaps the pipeline's sampler_state_dtype for the
+    too); ``float32_latents`` False swaps the pipeline's side_tensor_dtype for the
     release's rule (the model's own dtype)."""
     defaults = DEMO_SHAPE_DEFAULTS
-    chosen = shape_pipeline.sampler_state_dtype
+    chosen = shape_pipeline.side_tensor_dtype
     if not float32_latents:
-        shape_pipeline.sampler_state_dtype = lambda model_dtype: model_dtype
+        shape_pipeline.side_tensor_dtype = lambda model_dtype: model_dtype
     try:
         return generate_shape(
             model, prepare_image(rgba).tensor,
@@ -64,7 +64,7 @@ def generate(model, rgba, octree_resolution: int, float32_latents: bool):
             surface=SurfaceSettings(max_faces=defaults.max_faces),
         ).meshes[0]
     finally:
-        shape_pipeline.sampler_state_dtype = chosen
+        shape_pipeline.side_tensor_dtype = chosen
 
 
 def main() -> None:

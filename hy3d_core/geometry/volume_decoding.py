@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..devices import side_tensor_dtype
 from ..sampling.progress import Progress
 
 PointField = Callable[[Tensor, "int | None"], Tensor]
@@ -135,8 +136,8 @@ def decode_dense(
 ) -> Tensor:
     """Evaluate every grid point, ``num_chunks`` points per field call, in "ij" order.
 
-    Points reach the field in ``dtype`` (the release hands its decoder points in the
-    model's dtype); logits are stored as float32.
+    Points reach the field in ``side_tensor_dtype(dtype)``: the model's dtype, as the
+    release hands them, except float32 beside bfloat16; logits are stored as float32.
     """
     _check_common(batch_size, num_chunks)
     progress = progress if progress is not None else Progress()
@@ -269,7 +270,7 @@ def _evaluate(field: PointField, grid: Tensor, axis: Tensor, flat: Tensor, dtype
     batch = grid.shape[0]
     points = torch.stack(
         [axis[flat // (size * size)], axis[(flat // size) % size], axis[flat % size]], dim=-1
-    ).to(dtype)
+    ).to(side_tensor_dtype(dtype))
     logits = field(points.unsqueeze(0).expand(batch, -1, -1), top_k)
     if tuple(logits.shape) != (batch, flat.shape[0]):
         raise ValueError(

@@ -36,7 +36,8 @@ from ..models.dit import HunyuanDiT
 from ..models.families import HUNYUAN3D_2_0
 from ..models.shape_model import ShapeModel
 from ..models.shape_vae import ShapeVAE
-from ..sampling.flow_matching import initial_noise, sample_flow_matching, sampler_state_dtype
+from ..devices import side_tensor_dtype
+from ..sampling.flow_matching import initial_noise, sample_flow_matching
 from ..sampling.progress import Progress
 
 DECODERS = ("dense", "hierarchical", "flashvdm")
@@ -113,11 +114,11 @@ def sample_latents(
     progress: Progress | None = None,
 ) -> Tensor:
     """Run the flow-matching sampler from the seeded noise; returns ``[B, num_latents, C]``
-    in ``sampler_state_dtype`` of the DiT's dtype."""
+    in ``side_tensor_dtype`` of the DiT's dtype."""
     parameter = next(dit.parameters())
     noise = initial_noise(
         context.shape[0], num_latents, dit.config.in_channels, settings.seed,
-        sampler_state_dtype(parameter.dtype), parameter.device,
+        side_tensor_dtype(parameter.dtype), parameter.device,
     )
     return sample_flow_matching(
         dit,

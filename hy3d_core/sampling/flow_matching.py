@@ -42,19 +42,6 @@ def flow_matching_sigmas(steps: int) -> Tensor:
     return torch.cat([schedule, torch.ones(1)])
 
 
-def sampler_state_dtype(model_dtype: torch.dtype) -> torch.dtype:
-    """The dtype the latents keep between Euler steps for a model running in ``model_dtype``.
-
-    float32 and float16 keep the release's rule (the state is the model's dtype; the
-    float16 parity tests depend on it). bfloat16 is not a release dtype and has an 8-bit
-    mantissa: rounded state also rounds the model time ``sigma * 1000`` to steps of up to
-    4, and against the release's float32 run that made the 2.0 latents 8x further off
-    (relative difference 0.150 instead of 0.019; docs/precision.md). So the state stays
-    float32 and only the model runs in bfloat16; the latents are a tiny tensor.
-    """
-    return torch.float32 if model_dtype == torch.bfloat16 else model_dtype
-
-
 def initial_noise(
     batch: int,
     num_latents: int,
@@ -146,7 +133,7 @@ def sample_flow_matching(
                 v_cond, v_uncond = velocity.chunk(2)
                 velocity = v_uncond + guidance * (v_cond - v_uncond)
             # The release upcasts only the running sample; the step is rounded back to the
-            # model's output dtype, which is the latents' own (sampler_state_dtype).
+            # model's output dtype, which is the latents' own (devices.side_tensor_dtype).
             latents = (latents.to(torch.float32) + (sigmas[i + 1] - sigmas[i]) * velocity).to(velocity.dtype)
             progress.step(i + 1, calls)
     return latents

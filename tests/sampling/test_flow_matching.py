@@ -9,7 +9,6 @@ from hy3d_core.sampling.flow_matching import (
     flow_matching_sigmas,
     initial_noise,
     sample_flow_matching,
-    sampler_state_dtype,
 )
 from hy3d_core.sampling.progress import Cancelled, Progress
 from oracle import import_oracle
@@ -222,11 +221,3 @@ def test_bad_inputs_are_reported_clearly():
         sample_flow_matching(fn, noise, context, steps=2, guidance=5.0, uncond_context=context[:, :2])
     with pytest.raises(ValueError, match="seed"):
         initial_noise(1, NUM_LATENTS, CHANNELS, 2**64, torch.float32, "cpu")
-
-
-def test_the_sampler_state_is_float32_only_for_bfloat16():
-    """float16 keeps the release's rule (latents rounded to the model's dtype every step);
-    bfloat16 keeps float32 latents and a float32 model time between steps (docs/precision.md)."""
-    assert sampler_state_dtype(torch.float16) == torch.float16
-    assert sampler_state_dtype(torch.float32) == torch.float32
-    assert sampler_state_dtype(torch.bfloat16) == torch.float32
